@@ -1,0 +1,1 @@
+"""Xunjian (巡检): offline-first field inspection for property management."""

@@ -1,0 +1,155 @@
+"""Deployment settings, read from the environment once and passed to ``create_app``.
+
+Every field is documented in the README's settings table; ``tests/test_settings_doc.py`` keeps the two
+in step. Nothing here is read at import time, so tests can build as many apps as they like.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class SettingsError(ValueError):
+    """A setting has a value the server cannot run with."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    default: str
+    help: str
+
+
+# The single source of truth for names, defaults and help text (the README table is checked against it).
+SETTINGS: tuple[Setting, ...] = (
+    Setting("XUNJIAN_DATABASE_URL", "sqlite:///<data dir>/xunjian.sqlite3",
+            "Database. `sqlite:///path/file.sqlite3` or `postgres://user:pass@host:5432/db`."),
+    Setting("XUNJIAN_DATA_DIR", "./data",
+            "Directory for the SQLite file, photos and the generated secret key."),
+    Setting("XUNJIAN_SECRET_KEY", "generated into `<data dir>/secret_key`",
+            "Signs QR labels. Keep it stable: changing it invalidates every printed label."),
+    Setting("XUNJIAN_BASE_URL", "http://<host>:<port>",
+            "Public URL of the server as phones reach it; printed into QR labels."),
+    Setting("XUNJIAN_HOST", "0.0.0.0", "Address `xunjian serve` listens on."),
+    Setting("XUNJIAN_PORT", "8000", "Port `xunjian serve` listens on."),
+    Setting("XUNJIAN_TIMEZONE", "Asia/Shanghai",
+            "Default time zone for new sites (working days, SLA clocks, daily rounds)."),
+    Setting("XUNJIAN_SESSION_DAYS", "30",
+            "How long a login lasts on a phone (a field shift and beyond); admins can revoke earlier."),
+    Setting("XUNJIAN_DEMO_PASSWORD", "demo1234", "Password of the demo users made by `xunjian demo`."),
+    Setting("XUNJIAN_SECURE_COOKIES", "false",
+            "`true` marks the session cookie Secure (set it when served over HTTPS)."),
+)
+
+SETTING_NAMES = frozenset(s.env for s in SETTINGS)
+
+
+def _parse_bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"{name} must be true or false, not {value!r}")
+
+
+def _parse_int(name: str, value: str, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {value!r}") from None
+    if not low <= number <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, not {number}")
+    return number
+
+
+def database_url_from_env(env: dict[str, str] | None = None) -> str:
+    """The database URL alone, without side effects (used by the migration runner)."""
+    env = dict(os.environ if env is None else env)
+    data_dir = Path(env.get("XUNJIAN_DATA_DIR") or "./data").resolve()
+    return env.get("XUNJIAN_DATABASE_URL") or f"sqlite:///{data_dir / 'xunjian.sqlite3'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    data_dir: Path
+    secret_key: str
+    base_url: str
+    host: str = "0.0.0.0"
+    port: int = 8000
+    timezone: str = "Asia/Shanghai"
+    session_days: int = 30
+    demo_password: str = "demo1234"
+    secure_cookies: bool = False
+    # Not from the environment: tests shorten these.
+    login_failures_per_user: int = field(default=5)
+    login_failures_per_address: int = field(default=20)
+    login_window_seconds: int = field(default=15 * 60)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgres://", "postgresql://"))
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        data_dir = Path(env.get("XUNJIAN_DATA_DIR") or "./data").resolve()
+        host = env.get("XUNJIAN_HOST") or "0.0.0.0"
+        port = _parse_int("XUNJIAN_PORT", env.get("XUNJIAN_PORT") or "8000", 1, 65535)
+        timezone = env.get("XUNJIAN_TIMEZONE") or "Asia/Shanghai"
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(f"XUNJIAN_TIMEZONE {timezone!r} is not a known time zone") from None
+        database_url = database_url_from_env(env)
+        if not database_url.startswith(("sqlite:///", "postgres://", "postgresql://")):
+            raise SettingsError(
+                "XUNJIAN_DATABASE_URL must start with sqlite:///, postgres:// or postgresql://"
+            )
+        shown_host = "localhost" if host in {"0.0.0.0", "::"} else host
+        return cls(
+            database_url=database_url,
+            data_dir=data_dir,
+            secret_key=env.get("XUNJIAN_SECRET_KEY") or _stored_secret(data_dir),
+            base_url=(env.get("XUNJIAN_BASE_URL") or f"http://{shown_host}:{port}").rstrip("/"),
+            host=host,
+            port=port,
+            timezone=timezone,
+            session_days=_parse_int(
+                "XUNJIAN_SESSION_DAYS", env.get("XUNJIAN_SESSION_DAYS") or "30", 1, 3650
+            ),
+            demo_password=env.get("XUNJIAN_DEMO_PASSWORD") or "demo1234",
+            secure_cookies=_parse_bool(
+                "XUNJIAN_SECURE_COOKIES", env.get("XUNJIAN_SECURE_COOKIES") or "false"
+            ),
+        )
+
+
+def _stored_secret(data_dir: Path) -> str:
+    """Generate the signing key once and keep it, so printed labels stay valid across restarts."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    # Exclusive create: two workers starting together must not write different keys.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def settings_fields() -> list[str]:
+    return [f.name for f in fields(Settings)]

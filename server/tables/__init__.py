@@ -1,0 +1,1 @@
+"""Piccolo tables, one module per aggregate. Registered in ``server/piccolo_app.py``."""

@@ -1,0 +1,75 @@
+"""Locations: site (项目/小区) → building (楼栋) → floor (楼层) → unit (房号)."""
+
+from piccolo.columns import (
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.readable import Readable
+from piccolo.table import Table
+
+UNIT_STATUSES = ("occupied", "vacant", "renovating")
+
+
+class Site(Table):
+    """A property-management project (项目/小区)."""
+
+    code = Varchar(length=32, unique=True, help_text="Short code, also signed into QR labels.")
+    name = Varchar(length=100)
+    timezone = Varchar(length=64, default="Asia/Shanghai")
+    address = Varchar(length=200, default="")
+    created_at = Timestamptz()
+
+    @classmethod
+    def get_readable(cls):
+        return Readable(template="%s", columns=[cls.name])
+
+
+class Building(Table):
+    """楼栋."""
+
+    site = ForeignKey("Site", on_delete=OnDelete.cascade, null=False)
+    code = Varchar(length=16, help_text="Short code used in checkpoint codes, e.g. 'A'.")
+    name = Varchar(length=50, help_text="e.g. 1栋")
+    floors_above = Integer(default=1)
+    floors_below = Integer(default=0)
+    sort_order = Integer(default=0)
+
+    @classmethod
+    def get_readable(cls):
+        return Readable(template="%s", columns=[cls.name])
+
+
+class Floor(Table):
+    """楼层. ``level`` is signed: -1 is B1, 1 is the ground floor, 0 is not used."""
+
+    building = ForeignKey("Building", on_delete=OnDelete.cascade, null=False)
+    level = Integer()
+    name = Varchar(length=20, help_text="As printed on the floor sign, e.g. '12F' or 'B1'.")
+    plan_image = Varchar(length=200, null=True, default=None,
+                         help_text="Floor plan image under the data directory, if uploaded.")
+
+    @classmethod
+    def get_readable(cls):
+        return Readable(template="%s", columns=[cls.name])
+
+
+class Unit(Table):
+    """房号, with its occupancy status (occupied / 空置 vacant / 装修中 renovating)."""
+
+    floor = ForeignKey("Floor", on_delete=OnDelete.cascade, null=False)
+    number = Varchar(length=20, help_text="e.g. 1203")
+    status = Varchar(length=12, default="occupied",
+                     choices=None, help_text="occupied | vacant | renovating")
+    area_m2 = Float(null=True, default=None)
+    vacant_since = Date(null=True, default=None)
+    active = Boolean(default=True)
+
+    @classmethod
+    def get_readable(cls):
+        return Readable(template="%s", columns=[cls.number])
