@@ -26,23 +26,46 @@ class Setting:
 
 # The single source of truth for names, defaults and help text (the README table is checked against it).
 SETTINGS: tuple[Setting, ...] = (
-    Setting("XUNJIAN_DATABASE_URL", "sqlite:///<data dir>/xunjian.sqlite3",
-            "Database. `sqlite:///path/file.sqlite3` or `postgres://user:pass@host:5432/db`."),
-    Setting("XUNJIAN_DATA_DIR", "./data",
-            "Directory for the SQLite file, photos and the generated secret key."),
-    Setting("XUNJIAN_SECRET_KEY", "generated into `<data dir>/secret_key`",
-            "Signs QR labels. Keep it stable: changing it invalidates every printed label."),
-    Setting("XUNJIAN_BASE_URL", "http://<host>:<port>",
-            "Public URL of the server as phones reach it; printed into QR labels."),
+    Setting(
+        "XUNJIAN_DATABASE_URL",
+        "sqlite:///<data dir>/xunjian.sqlite3",
+        "Database. `sqlite:///path/file.sqlite3` or `postgres://user:pass@host:5432/db`.",
+    ),
+    Setting(
+        "XUNJIAN_DATA_DIR",
+        "./data",
+        "Directory for the SQLite file, photos and the generated secret key.",
+    ),
+    Setting(
+        "XUNJIAN_SECRET_KEY",
+        "generated into <data dir>/secret_key",
+        "Signs QR labels. Keep it stable: changing it invalidates every printed label.",
+    ),
+    Setting(
+        "XUNJIAN_BASE_URL",
+        "http://<host>:<port>",
+        "Public URL of the server as phones reach it; printed into QR labels.",
+    ),
     Setting("XUNJIAN_HOST", "0.0.0.0", "Address `xunjian serve` listens on."),
     Setting("XUNJIAN_PORT", "8000", "Port `xunjian serve` listens on."),
-    Setting("XUNJIAN_TIMEZONE", "Asia/Shanghai",
-            "Default time zone for new sites (working days, SLA clocks, daily rounds)."),
-    Setting("XUNJIAN_SESSION_DAYS", "30",
-            "How long a login lasts on a phone (a field shift and beyond); admins can revoke earlier."),
-    Setting("XUNJIAN_DEMO_PASSWORD", "demo1234", "Password of the demo users made by `xunjian demo`."),
-    Setting("XUNJIAN_SECURE_COOKIES", "false",
-            "`true` marks the session cookie Secure (set it when served over HTTPS)."),
+    Setting(
+        "XUNJIAN_TIMEZONE",
+        "Asia/Shanghai",
+        "Default time zone for new sites (working days, SLA clocks, daily rounds).",
+    ),
+    Setting(
+        "XUNJIAN_SESSION_DAYS",
+        "30",
+        "How long a login lasts on a phone (a field shift and beyond); admins can revoke earlier.",
+    ),
+    Setting(
+        "XUNJIAN_DEMO_PASSWORD", "demo1234", "Password of the demo users made by `xunjian demo`."
+    ),
+    Setting(
+        "XUNJIAN_SECURE_COOKIES",
+        "false",
+        "`true` marks the session cookie Secure (set it when served over HTTPS).",
+    ),
 )
 
 SETTING_NAMES = frozenset(s.env for s in SETTINGS)

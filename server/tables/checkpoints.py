@@ -26,14 +26,26 @@ class ChecklistTemplate(Table):
 
     code = Varchar(length=64, unique=True)
     kind = Varchar(length=16, help_text=" | ".join(CHECKPOINT_KINDS))
-    type_code = Varchar(length=48, null=True, default=None,
-                        help_text="Facility or sign type this template is for; empty = any.")
-    inspecting_department = ForeignKey("Department", on_delete=OnDelete.set_null, null=True,
-                                       help_text="Renovation only: whose inspection this is.")
+    type_code = Varchar(
+        length=48,
+        null=True,
+        default=None,
+        help_text="Facility or sign type this template is for; empty = any.",
+    )
+    inspecting_department = ForeignKey(
+        "Department",
+        on_delete=OnDelete.set_null,
+        null=True,
+        help_text="Renovation only: whose inspection this is.",
+    )
     name_zh = Varchar(length=100)
     name_en = Varchar(length=100)
-    allow_gallery = Boolean(default=False, help_text="Photos may come from the gallery, not only the camera.")
-    defect_types = JSON(default="[]", help_text="Signage: [{code, zh, en}] defect types to pick from.")
+    allow_gallery = Boolean(
+        default=False, help_text="Photos may come from the gallery, not only the camera."
+    )
+    defect_types = JSON(
+        default="[]", help_text="Signage: [{code, zh, en}] defect types to pick from."
+    )
     updated_at = Timestamptz()
 
     @classmethod
@@ -49,12 +61,17 @@ class TemplateItem(Table):
     code = Varchar(length=48, help_text="Stable within the template; phones send it back.")
     text_zh = Varchar(length=200)
     text_en = Varchar(length=200)
-    department = ForeignKey("Department", on_delete=OnDelete.set_null, null=True,
-                            help_text="Who must act when this item fails (gets the work order).")
+    department = ForeignKey(
+        "Department",
+        on_delete=OnDelete.set_null,
+        null=True,
+        help_text="Who must act when this item fails (gets the work order).",
+    )
     photo_required_on_fail = Boolean(default=True)
     severity = Varchar(length=10, default="minor", help_text=" | ".join(SEVERITIES))
-    is_confirmation = Boolean(default=False,
-                              help_text="A closing confirmation (e.g. power off) that must be ticked.")
+    is_confirmation = Boolean(
+        default=False, help_text="A closing confirmation (e.g. power off) that must be ticked."
+    )
     source = Varchar(length=80, default="", help_text="Where the rule comes from (SOP section).")
 
 
@@ -70,8 +87,12 @@ class Checkpoint(Table):
     floor = ForeignKey("Floor", on_delete=OnDelete.cascade, null=True)
     unit = ForeignKey("Unit", on_delete=OnDelete.set_null, null=True)
     template = ForeignKey("ChecklistTemplate", on_delete=OnDelete.set_null, null=True)
-    plan_x = Float(null=True, default=None, help_text="Position on the floor plan, 0..1 from the left.")
-    plan_y = Float(null=True, default=None, help_text="Position on the floor plan, 0..1 from the top.")
+    plan_x = Float(
+        null=True, default=None, help_text="Position on the floor plan, 0..1 from the left."
+    )
+    plan_y = Float(
+        null=True, default=None, help_text="Position on the floor plan, 0..1 from the top."
+    )
     label_version = Integer(default=1, help_text="Bumped when a damaged label is re-issued.")
     active = Boolean(default=True)
     updated_at = Timestamptz(help_text="Drives the phones' catalogue cursor.")
@@ -79,4 +100,3 @@ class Checkpoint(Table):
     @classmethod
     def get_readable(cls):
         return Readable(template="%s %s", columns=[cls.code, cls.name])
-

@@ -38,8 +38,12 @@ class Inspection(Table):
     source = Varchar(length=8, help_text="scan | manual (manual = typed code, unverified)")
     label_version = Integer(null=True, default=None)
     note = Text(default="")
-    clock_skew_seconds = Integer(default=0, help_text="device_time minus received time, when large.")
-    body_hash = Varchar(length=64, help_text="Hash of the record as sent, to tell a re-send from a conflict.")
+    clock_skew_seconds = Integer(
+        default=0, help_text="device_time minus received time, when large."
+    )
+    body_hash = Varchar(
+        length=64, help_text="Hash of the record as sent, to tell a re-send from a conflict."
+    )
 
 
 class ItemResult(Table):

@@ -51,8 +51,12 @@ class Floor(Table):
     building = ForeignKey("Building", on_delete=OnDelete.cascade, null=False)
     level = Integer()
     name = Varchar(length=20, help_text="As printed on the floor sign, e.g. '12F' or 'B1'.")
-    plan_image = Varchar(length=200, null=True, default=None,
-                         help_text="Floor plan image under the data directory, if uploaded.")
+    plan_image = Varchar(
+        length=200,
+        null=True,
+        default=None,
+        help_text="Floor plan image under the data directory, if uploaded.",
+    )
 
     @classmethod
     def get_readable(cls):
@@ -64,8 +68,9 @@ class Unit(Table):
 
     floor = ForeignKey("Floor", on_delete=OnDelete.cascade, null=False)
     number = Varchar(length=20, help_text="e.g. 1203")
-    status = Varchar(length=12, default="occupied",
-                     choices=None, help_text="occupied | vacant | renovating")
+    status = Varchar(
+        length=12, default="occupied", choices=None, help_text="occupied | vacant | renovating"
+    )
     area_m2 = Float(null=True, default=None)
     vacant_since = Date(null=True, default=None)
     active = Boolean(default=True)

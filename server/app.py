@@ -1,0 +1,68 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from piccolo.engine.postgres import PostgresEngine
+
+from server.db import bind_engine, enable_sqlite_wal, make_engine
+from server.errors import EXCEPTION_HANDLERS
+from server.guards import SessionAuthenticationMiddleware
+from server.routes.auth import AuthController
+from server.routes.health import healthz
+from server.routes.sites import SiteController
+from server.routes.users import UserController
+from server.routes.web import WEB_HANDLERS, static_routers
+from server.settings import Settings
+
+
+def create_app(settings: Settings) -> Litestar:
+    engine = make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        bind_engine(engine)
+        # Fail loudly at start-up: a server without its database must not boot "healthy".
+        if isinstance(engine, PostgresEngine):
+            await engine.start_connection_pool(min_size=1, max_size=10)
+        await engine.run_ddl("SELECT 1")
+        await enable_sqlite_wal(engine)
+        try:
+            yield
+        finally:
+            if isinstance(engine, PostgresEngine):
+                await engine.close_connection_pool()
+
+    app = Litestar(
+        route_handlers=[
+            AuthController,
+            SiteController,
+            UserController,
+            healthz,
+            *WEB_HANDLERS,
+            *static_routers(),
+        ],
+        middleware=[
+            DefineMiddleware(
+                SessionAuthenticationMiddleware, exclude_from_auth_key="exclude_from_auth"
+            )
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(
+            title="Xunjian 巡检 API",
+            version="0.1.0",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        debug=False,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    return app

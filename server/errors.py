@@ -1,0 +1,106 @@
+"""One JSON error shape for every error: ``{"error": {"code": "...", "message": "..."}}``.
+
+Codes are stable (the PWA branches on them); messages follow the request's ``Accept-Language``:
+Chinese unless the caller prefers English.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+log = logging.getLogger("xunjian")
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    "invalid_request": ("请求内容有误", "The request is not valid"),
+    "not_authenticated": ("请先登录", "Please log in"),
+    "session_expired": ("登录已过期，请重新登录", "Your login has expired, please log in again"),
+    "invalid_credentials": ("用户名或密码错误", "Wrong username or password"),
+    "account_disabled": ("账号已停用，请联系管理员", "This account is disabled"),
+    "too_many_attempts": ("尝试次数过多，请稍后再试", "Too many attempts, please try again later"),
+    "forbidden": ("没有权限执行此操作", "You are not allowed to do this"),
+    "not_found": ("找不到该内容", "Not found"),
+    "method_not_allowed": ("不支持该操作", "Method not allowed"),
+    "payload_too_large": ("内容过大", "The request is too large"),
+    "unsupported_media_type": ("不支持的文件类型", "Unsupported file type"),
+    "conflict": ("与已有数据冲突", "Conflicts with existing data"),
+    "import_invalid": (
+        "导入文件有错误，未导入任何数据",
+        "The file has errors; nothing was imported",
+    ),
+    "username_taken": ("用户名已存在", "That username is taken"),
+    "weak_password": ("密码至少 8 位", "The password must have at least 8 characters"),
+    "database_unavailable": ("数据库不可用", "The database is not available"),
+    "internal_error": ("服务器内部错误，请稍后再试", "Internal server error, please try again"),
+}
+
+STATUS_CODES: dict[int, str] = {
+    400: "invalid_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_attempts",
+}
+
+
+def prefers_english(accept_language: str | None) -> bool:
+    """True when the caller's first language choice is English; Chinese is the default."""
+    if not accept_language:
+        return False
+    first = accept_language.split(",")[0].split(";")[0].strip().lower()
+    return first.startswith("en")
+
+
+def message_for(code: str, english: bool) -> str:
+    zh, en = MESSAGES.get(code, MESSAGES["internal_error"])
+    return en if english else zh
+
+
+class ApiError(HTTPException):
+    """An error with a stable code. ``detail`` is machine-readable context (e.g. row errors)."""
+
+    def __init__(self, status_code: int, code: str, detail: Any = None, headers=None) -> None:
+        super().__init__(status_code=status_code, detail=code, headers=headers)
+        self.code = code
+        self.extra_detail = detail
+
+
+def error_body(code: str, english: bool, detail: Any = None) -> dict:
+    error: dict[str, Any] = {"code": code, "message": message_for(code, english)}
+    if detail is not None:
+        error["detail"] = detail
+    return {"error": error}
+
+
+def handle_http_exception(request: Request, exc: HTTPException) -> Response:
+    english = prefers_english(request.headers.get("accept-language"))
+    status = exc.status_code
+    if isinstance(exc, ApiError):
+        code, detail = exc.code, exc.extra_detail
+    else:
+        code = STATUS_CODES.get(status, "internal_error" if status >= 500 else "invalid_request")
+        detail = None
+        if isinstance(exc, ValidationException) and exc.extra:
+            # msgspec's own words say which field is wrong; keep them for the developer.
+            detail = exc.extra
+        elif status == 400 and exc.detail and exc.detail != "Bad Request":
+            detail = [{"message": str(exc.detail)}]
+    if status >= 500:
+        log.error("HTTP %s on %s %s: %s", status, request.method, request.url.path, exc.detail)
+    return Response(error_body(code, english, detail), status_code=status, headers=exc.headers)
+
+
+def handle_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    english = prefers_english(request.headers.get("accept-language"))
+    return Response(error_body("internal_error", english), status_code=500)
+
+
+EXCEPTION_HANDLERS = {HTTPException: handle_http_exception, Exception: handle_unexpected}

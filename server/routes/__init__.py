@@ -1,0 +1,1 @@
+"""Litestar controllers, one module per resource. Thin: parse, authorise, call a domain function."""

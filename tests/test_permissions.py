@@ -1,0 +1,119 @@
+"""Who may call what: every role against every API route, and site isolation.
+
+The matrix is the design, written down: a new route must be added here or the completeness test
+fails.
+"""
+
+import pytest
+
+pytestmark = pytest.mark.api
+
+ROLES = ("patrol", "inspector", "dispatcher", "department", "manager", "admin")
+EVERYONE = set(ROLES)
+
+# (method, path template, body, roles allowed). {site}, {checkpoint}, {user} are filled per test.
+MATRIX = [
+    ("GET", "/api/me", None, EVERYONE),
+    ("GET", "/api/sites", None, EVERYONE),
+    ("GET", "/api/sites/{site}/summary", None, EVERYONE),
+    ("GET", "/api/sites/{site}/buildings", None, EVERYONE),
+    ("GET", "/api/sites/{site}/checkpoints", None, EVERYONE),
+    ("GET", "/api/checkpoints/{checkpoint}", None, EVERYONE),
+    ("GET", "/api/users", None, {"manager", "admin"}),
+    ("POST", "/api/users", "new-user", {"admin"}),
+    ("POST", "/api/users/{user}/revoke-sessions", None, {"admin"}),
+    ("POST", "/api/sites/{site}/import", "import", {"admin"}),
+    ("POST", "/api/auth/logout", None, EVERYONE),
+]
+
+PUBLIC = {("POST", "/api/auth/login"), ("GET", "/healthz")}
+
+
+def _body(kind, role):
+    if kind == "new-user":
+        return {
+            "json": {"username": f"made-by-{role}", "password": "longenough1", "role": "patrol"}
+        }
+    if kind == "import":
+        csv = "楼栋,楼层,房号,状态\n1栋,1F,101,空置\n".encode()
+        return {"files": {"file": ("units.csv", csv, "text/csv")}}
+    return {}
+
+
+def test_matrix_covers_every_api_route(settings):
+    from server.app import create_app
+
+    app = create_app(settings)
+    declared = {(m, p) for m, p, _, _ in MATRIX} | PUBLIC
+    routes = set()
+    for route in app.routes:
+        if not route.path.startswith("/api"):
+            continue
+        for method in route.methods - {"OPTIONS", "HEAD"}:
+            path = (
+                route.path.replace("{site_id:int}", "{site}")
+                .replace("{checkpoint_id:int}", "{checkpoint}")
+                .replace("{user_id:int}", "{user}")
+            )
+            routes.add((method, path))
+    assert routes == declared
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_role_matrix(role, make_site, make_user, login):
+    site = await make_site()
+    me = await make_user(
+        role, sites=[site.id], department="engineering" if role == "department" else None
+    )
+    target = await make_user("patrol", sites=[site.id])
+    client = await login(me)
+    # Logout last: it ends the session the other rows need.
+    for method, template, body, allowed in sorted(
+        MATRIX, key=lambda row: row[1] == "/api/auth/logout"
+    ):
+        path = template.format(site=site.id, checkpoint=site.checkpoint_ids[0], user=target.id)
+        response = await client.request(method, path, **_body(body, role))
+        if role in allowed:
+            assert response.status_code < 400, (role, method, path, response.text)
+        else:
+            assert response.status_code == 403, (role, method, path, response.status_code)
+            assert response.json()["error"]["code"] == "forbidden"
+
+
+async def test_anonymous_gets_401_everywhere(make_site, make_client):
+    site = await make_site()
+    client = make_client()
+    for method, template, body, _ in MATRIX:
+        path = template.format(site=site.id, checkpoint=site.checkpoint_ids[0], user=1)
+        response = await client.request(method, path, **_body(body, "anon"))
+        assert response.status_code == 401, (method, path)
+        assert response.json()["error"]["code"] == "not_authenticated"
+
+
+@pytest.mark.parametrize("role", ["patrol", "manager"])
+async def test_other_sites_objects_are_404(role, make_site, make_user, login):
+    mine, theirs = await make_site(), await make_site()
+    client = await login(await make_user(role, sites=[mine.id]))
+    for path in (
+        f"/api/sites/{theirs.id}/summary",
+        f"/api/sites/{theirs.id}/buildings",
+        f"/api/sites/{theirs.id}/checkpoints",
+        f"/api/checkpoints/{theirs.checkpoint_ids[0]}",
+    ):
+        response = await client.get(path)
+        assert response.status_code == 404, path
+        assert response.json()["error"]["code"] == "not_found"
+    sites = (await client.get("/api/sites")).json()
+    assert [s["id"] for s in sites] == [mine.id]
+    # and their own site's objects are there
+    assert (await client.get(f"/api/checkpoints/{mine.checkpoint_ids[0]}")).status_code == 200
+
+
+async def test_manager_sees_only_users_of_their_sites(make_site, make_user, login):
+    mine, theirs = await make_site(), await make_site()
+    manager = await make_user("manager", sites=[mine.id])
+    colleague = await make_user("patrol", sites=[mine.id])
+    stranger = await make_user("patrol", sites=[theirs.id])
+    names = {u["username"] for u in (await (await login(manager)).get("/api/users")).json()}
+    assert colleague.username in names and manager.username in names
+    assert stranger.username not in names
