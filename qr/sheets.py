@@ -473,9 +473,9 @@ class LabelDoesNotFitError(ValueError):
 def _fit_code(
     code: str, face: FontFace, max_px: int, width: int, max_height: int
 ) -> tuple[ImageFont.FreeTypeFont, list[str], _Metrics, int]:
-    """The code in the largest size that fits on one line (down to half size), else wrapped
+    """The code in the largest size that fits on one line (down to a third), else wrapped
     by characters. Never ellipsized: the code is what people type in."""
-    min_px = max(8, max_px // 2)
+    min_px = max(8, max_px // 3)
     px = max_px
     while True:
         font = face.at(px)
