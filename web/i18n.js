@@ -1,0 +1,170 @@
+// Every string the person sees, Chinese first, English second, and `t(key)` to look one up.
+// The choice is kept in localStorage; Chinese is the default whatever the phone's language,
+// because the product's working language is Chinese. The server's error messages follow the same
+// choice through the Accept-Language header that api.js sends.
+
+const STORAGE_KEY = "xunjian.lang";
+
+/** @typedef {"zh-CN" | "en"} Lang */
+
+/** @type {Record<Lang, Record<string, string>>} */
+const STRINGS = {
+  "zh-CN": {
+    "app.name": "巡检",
+    "app.loading": "正在加载…",
+    "lang.switch": "EN",
+    "lang.switch_label": "Switch to English",
+    "nav.logout": "退出登录",
+    "net.offline": "离线：连不上服务器",
+    "update.available": "新版本可用",
+    "update.apply": "立即更新",
+    "update.blocked": "请先完成当前表单或同步，再更新",
+    "error.generic": "出错了，请稍后再试",
+    "error.offline": "无法连接服务器，请检查网络后重试",
+    "login.title": "登录",
+    "login.subtitle": "物业巡检",
+    "login.username": "用户名",
+    "login.password": "密码",
+    "login.show_password": "显示",
+    "login.hide_password": "隐藏",
+    "login.show_password_label": "显示密码",
+    "login.hide_password_label": "隐藏密码",
+    "login.submit": "登录",
+    "login.submitting": "正在登录…",
+    "login.missing": "请输入用户名和密码",
+    "home.greeting": "你好，{name}",
+    "home.my_site": "我的项目",
+    "home.no_site": "您还没有分配项目，请联系管理员",
+    "home.site_choice": "切换项目",
+    "home.checkpoints": "我的检查点",
+    "home.checkpoints_unit": "个",
+    "home.buildings": "{n} 栋楼",
+    "home.summary_loading": "正在加载检查点…",
+    "home.summary_failed": "检查点数量暂时无法加载",
+    "home.summary_saved": "离线：显示上次保存的数据",
+    "home.coming_soon": "即将推出",
+    "kind.facility": "设施设备",
+    "kind.vacant_unit": "空置房",
+    "kind.signage": "标识",
+    "kind.renovation": "装修单元",
+    "tile.scan": "扫码巡检",
+    "tile.outbox": "待同步",
+    "tile.work_orders": "工单",
+    "tile.coverage": "覆盖图",
+    "tile.labels": "标签打印",
+    "tile.admin": "后台管理",
+    "role.patrol": "楼管员",
+    "role.inspector": "巡查员",
+    "role.dispatcher": "信息处理员",
+    "role.department": "部门处理人",
+    "role.manager": "主管",
+    "role.admin": "系统管理员",
+    "checkpoint.title": "检查点",
+    "checkpoint.code": "编号",
+    "checkpoint.pending": "巡检表单即将推出。已识别此标签，暂时还不能在这里记录检查。",
+    "checkpoint.home": "返回首页",
+  },
+  en: {
+    "app.name": "Xunjian",
+    "app.loading": "Loading…",
+    "lang.switch": "中文",
+    "lang.switch_label": "切换到中文",
+    "nav.logout": "Log out",
+    "net.offline": "Offline: cannot reach the server",
+    "update.available": "Update available",
+    "update.apply": "Update now",
+    "update.blocked": "Finish the open form or sync first, then update",
+    "error.generic": "Something went wrong, please try again",
+    "error.offline": "Cannot reach the server. Check the network and try again",
+    "login.title": "Log in",
+    "login.subtitle": "Property inspection",
+    "login.username": "Username",
+    "login.password": "Password",
+    "login.show_password": "Show",
+    "login.hide_password": "Hide",
+    "login.show_password_label": "Show password",
+    "login.hide_password_label": "Hide password",
+    "login.submit": "Log in",
+    "login.submitting": "Logging in…",
+    "login.missing": "Enter your username and password",
+    "home.greeting": "Hello, {name}",
+    "home.my_site": "My site",
+    "home.no_site": "You have no site yet. Ask an administrator",
+    "home.site_choice": "Switch site",
+    "home.checkpoints": "My checkpoints",
+    "home.checkpoints_unit": "",
+    "home.buildings": "Buildings: {n}",
+    "home.summary_loading": "Loading checkpoints…",
+    "home.summary_failed": "Checkpoint count is not available right now",
+    "home.summary_saved": "Offline: showing the last saved numbers",
+    "home.coming_soon": "Coming soon",
+    "kind.facility": "Facilities",
+    "kind.vacant_unit": "Vacant units",
+    "kind.signage": "Signage",
+    "kind.renovation": "Renovations",
+    "tile.scan": "Scan",
+    "tile.outbox": "Outbox",
+    "tile.work_orders": "Work orders",
+    "tile.coverage": "Coverage",
+    "tile.labels": "Labels",
+    "tile.admin": "Back office",
+    "role.patrol": "Patrol officer",
+    "role.inspector": "Inspector",
+    "role.dispatcher": "Dispatcher",
+    "role.department": "Department staff",
+    "role.manager": "Manager",
+    "role.admin": "Administrator",
+    "checkpoint.title": "Checkpoint",
+    "checkpoint.code": "Code",
+    "checkpoint.pending": "The check form is coming soon. This label was recognised, but checks cannot be recorded here yet.",
+    "checkpoint.home": "Back to home",
+  },
+};
+
+/** @type {Lang[]} */
+export const LANGS = ["zh-CN", "en"];
+
+function readStoredLang() {
+  try {
+    const stored = localStorage.getItem(STORAGE_KEY);
+    return LANGS.includes(/** @type {Lang} */ (stored)) ? /** @type {Lang} */ (stored) : "zh-CN";
+  } catch {
+    return "zh-CN"; // storage blocked (private mode): Chinese for this visit
+  }
+}
+
+/** @type {Lang} */
+let current = readStoredLang();
+
+/** @returns {Lang} */
+export function getLang() {
+  return current;
+}
+
+/** @param {Lang} lang */
+export function setLang(lang) {
+  if (!LANGS.includes(lang)) throw new Error(`unknown language ${lang}`);
+  current = lang;
+  try {
+    localStorage.setItem(STORAGE_KEY, lang);
+  } catch {
+    // keep the choice for this visit only
+  }
+  document.documentElement.lang = lang;
+}
+
+/**
+ * The string for `key` in the current language, with `{name}` placeholders filled from `params`.
+ * A key missing in English falls back to Chinese; a key missing everywhere is shown as the key,
+ * so a gap is visible rather than blank.
+ * @param {string} key
+ * @param {Record<string, string | number>} [params]
+ */
+export function t(key, params) {
+  const text = STRINGS[current][key] ?? STRINGS["zh-CN"][key] ?? key;
+  if (!params) return text;
+  return text.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
+}
+
+/** Both tables, for tests and for checking that every key exists in both languages. */
+export const _strings = STRINGS;
