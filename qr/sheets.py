@@ -18,13 +18,12 @@ Chinese needs a real CJK font: ``find_cjk_font`` looks for one (Debian: fonts-no
 from __future__ import annotations
 
 import functools
-import io
 import os
 import re
 import shutil
-import struct
 import subprocess
 import unicodedata
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -829,9 +828,9 @@ def _write_pdf(labels: Iterable[Label], layout: Layout, fp: BinaryIO) -> int:
 class _PdfWriter:
     """A minimal streaming PDF writer: one full-page image per page.
 
-    Each page image is PNG-encoded by Pillow and its IDAT stream embedded as a FlateDecode
-    image with the PNG predictor, so nothing is re-compressed and only one page is held at a
-    time. The page tree and cross-reference table are written at the end.
+    Each page is one lossless FlateDecode RGB image (JPEG would blur the QR modules' edges),
+    written as soon as it is rendered, so only one page is held at a time. The page tree and
+    cross-reference table are written at the end.
     """
 
     _CATALOG, _PAGES, _INFO = 1, 2, 3
@@ -864,14 +863,15 @@ class _PdfWriter:
 
     def add_page(self, image: Image.Image, layout: Layout) -> None:
         width, height = image.size
-        idat = _png_idat(image)
+        if image.mode != "RGB":
+            image = image.convert("RGB")
+        data = _flate(image)
         image_num, content_num, page_num = self._alloc(), self._alloc(), self._alloc()
         self._obj(
             image_num,
             b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceRGB "
-            b"/BitsPerComponent 8 /Filter /FlateDecode /DecodeParms << /Predictor 15 /Colors 3 "
-            b"/BitsPerComponent 8 /Columns %d >> >>" % (width, height, width),
-            idat,
+            b"/BitsPerComponent 8 /Filter /FlateDecode >>" % (width, height),
+            data,
         )
         pw, ph = (f"{v:.3f}".encode() for v in (width * 72 / layout.dpi, height * 72 / layout.dpi))
         content = b"q %s 0 0 %s 0 0 cm /Im0 Do Q" % (pw, ph)
@@ -902,17 +902,17 @@ class _PdfWriter:
         )
 
 
-def _png_idat(image: Image.Image) -> bytes:
-    """The zlib stream of ``image`` as PNG (filter bytes included: PDF's PNG predictors)."""
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG", compress_level=6)
-    data = memoryview(buffer.getvalue())
-    chunks = []
-    pos = 8  # PNG signature
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        kind = bytes(data[pos + 4 : pos + 8])
-        if kind == b"IDAT":
-            chunks.append(bytes(data[pos + 8 : pos + 8 + length]))
-        pos += 12 + length
-    return b"".join(chunks)
+def _flate(image: Image.Image, level: int = 3, strip_rows: int = 256) -> bytes:
+    """``image``'s raw samples, zlib-compressed a strip at a time (no full-page copy).
+
+    Level 3 is the sweet spot for label pages: as fast as level 1, and level 6 is three times
+    slower for 18% less. (Pillow's PNG encoder is slower still: it tries every row filter.)
+    """
+    compressor = zlib.compressobj(level)
+    parts = []
+    width, height = image.size
+    for top in range(0, height, strip_rows):
+        strip = image.crop((0, top, width, min(height, top + strip_rows)))
+        parts.append(compressor.compress(strip.tobytes()))
+    parts.append(compressor.flush())
+    return b"".join(parts)
