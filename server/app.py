@@ -16,6 +16,7 @@ from server.errors import EXCEPTION_HANDLERS
 from server.guards import SessionAuthenticationMiddleware
 from server.routes.auth import AuthController
 from server.routes.health import healthz
+from server.routes.imports import ImportController
 from server.routes.sites import SiteController
 from server.routes.users import UserController
 from server.routes.web import WEB_HANDLERS, static_routers
@@ -43,6 +44,7 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=[
             AuthController,
             SiteController,
+            ImportController,
             UserController,
             healthz,
             *WEB_HANDLERS,
@@ -50,7 +52,10 @@ def create_app(settings: Settings) -> Litestar:
         ],
         middleware=[
             DefineMiddleware(
-                SessionAuthenticationMiddleware, exclude_from_auth_key="exclude_from_auth"
+                SessionAuthenticationMiddleware,
+                exclude_from_auth_key="exclude_from_auth",
+                # The API description is public; it holds no data.
+                exclude=["^/schema"],
             )
         ],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -26,7 +26,7 @@ MATRIX = [
     ("POST", "/api/auth/logout", None, EVERYONE),
 ]
 
-PUBLIC = {("POST", "/api/auth/login"), ("GET", "/healthz")}
+PUBLIC = {("POST", "/api/auth/login")}
 
 
 def _body(kind, role):

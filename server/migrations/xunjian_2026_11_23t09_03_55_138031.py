@@ -20,6 +20,15 @@ from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.defaults.uuid import UUID4
 from piccolo.columns.indexes import IndexMethod
 
+from piccolo.table import Table
+
+
+class UserReference(Table, tablename="xj_user", schema=None):
+    """Foreign keys to users must name the table explicitly: ``User`` has a custom table name."""
+
+    id = Serial(null=False, primary_key=True, unique=False, index=False, db_column_name="id")
+
+
 ID = "2026-11-23T09:03:55:138031"
 VERSION = "1.38.0"
 DESCRIPTION = "Initial schema: locations, accounts, checkpoints, templates, inspections, photos"
@@ -1883,7 +1892,7 @@ async def forwards():
         column_class_name="ForeignKey",
         column_class=ForeignKey,
         params={
-            "references": "User",
+            "references": UserReference,
             "on_delete": OnDelete.set_null,
             "on_update": OnUpdate.cascade,
             "target_column": None,
@@ -2171,7 +2180,7 @@ async def forwards():
         column_class_name="ForeignKey",
         column_class=ForeignKey,
         params={
-            "references": "User",
+            "references": UserReference,
             "on_delete": OnDelete.cascade,
             "on_update": OnUpdate.cascade,
             "target_column": None,
@@ -2346,7 +2355,7 @@ async def forwards():
         column_class_name="ForeignKey",
         column_class=ForeignKey,
         params={
-            "references": "User",
+            "references": UserReference,
             "on_delete": OnDelete.restrict,
             "on_update": OnUpdate.cascade,
             "target_column": None,
@@ -2519,7 +2528,7 @@ async def forwards():
         column_class_name="ForeignKey",
         column_class=ForeignKey,
         params={
-            "references": "User",
+            "references": UserReference,
             "on_delete": OnDelete.cascade,
             "on_update": OnUpdate.cascade,
             "target_column": None,

@@ -8,6 +8,7 @@ from litestar import Controller, Request, get
 from litestar.params import Parameter
 
 from server import sites
+from server.routes.params import ObjectId
 
 
 class SiteController(Controller):
@@ -19,20 +20,20 @@ class SiteController(Controller):
         return await sites.sites_of(request.user)
 
     @get("/sites/{site_id:int}/summary")
-    async def get_site_summary(self, request: Request, site_id: int) -> dict:
+    async def get_site_summary(self, request: Request, site_id: ObjectId) -> dict:
         return await sites.site_summary(request.user, site_id)
 
     @get("/sites/{site_id:int}/buildings")
-    async def list_buildings(self, request: Request, site_id: int) -> list[dict]:
+    async def list_buildings(self, request: Request, site_id: ObjectId) -> list[dict]:
         return await sites.buildings_with_floors(request.user, site_id)
 
     @get("/sites/{site_id:int}/checkpoints")
     async def list_checkpoints(
         self,
         request: Request,
-        site_id: int,
-        building: int | None = None,
-        floor: int | None = None,
+        site_id: ObjectId,
+        building: ObjectId | None = None,
+        floor: ObjectId | None = None,
         kind: Literal["facility", "vacant_unit", "signage", "renovation"] | None = None,
         page: Annotated[int, Parameter(ge=1, le=100_000)] = 1,
         page_size: Annotated[int, Parameter(ge=1, le=500)] = 100,
@@ -48,5 +49,5 @@ class SiteController(Controller):
         )
 
     @get("/checkpoints/{checkpoint_id:int}")
-    async def get_checkpoint(self, request: Request, checkpoint_id: int) -> dict:
+    async def get_checkpoint(self, request: Request, checkpoint_id: ObjectId) -> dict:
         return await sites.get_checkpoint(request.user, checkpoint_id)

@@ -10,6 +10,7 @@ from litestar import Controller, Request, get, post
 from server import auth, users
 from server.errors import ApiError
 from server.guards import ADMIN_ONLY, MANAGERS
+from server.routes.params import ObjectId
 from server.tables.accounts import User
 
 Role = Literal["patrol", "inspector", "dispatcher", "department", "manager", "admin"]
@@ -56,7 +57,7 @@ class UserController(Controller):
         return UserCreated(id=user_id)
 
     @post("/{user_id:int}/revoke-sessions", guards=[ADMIN_ONLY], status_code=200)
-    async def revoke_sessions(self, user_id: int) -> Revoked:
+    async def revoke_sessions(self, user_id: ObjectId) -> Revoked:
         if not await User.exists().where(User.id == user_id):
             raise ApiError(404, "not_found")
         return Revoked(revoked=await auth.revoke_user_sessions(user_id))
