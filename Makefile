@@ -17,6 +17,7 @@ MAKEFLAGS += --no-print-directory
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+VENV_CFG := $(VENV)/pyvenv.cfg
 PIP := $(PY) -m pip -q --disable-pip-version-check
 NPM_FLAGS := --no-audit --no-fund --loglevel=error
 
@@ -27,7 +28,7 @@ STAMP_NPM := node_modules/.xunjian-installed
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help run test lint bench clean venv venv-dev npm system-deps system-deps-run
+.PHONY: help run test lint bench clean venv venv-dev npm system-deps system-deps-run FORCE
 
 help:
 	@echo "make run     serve the app with demo data (HOST=..., PORT=... to override)"
@@ -38,18 +39,23 @@ help:
 
 # --- installs ---------------------------------------------------------------------------------
 
-# Missing or broken venv (e.g. its Python was removed): create it afresh, which also drops the stamps.
-$(PY):
+# A venv is made when missing, and made afresh (which drops the stamps) when its Python no longer
+# starts, e.g. the pyenv version it points to was removed. pyvenv.cfg is written only on creation,
+# so a new venv is newer than any stamp and gets its packages installed again.
+ifneq ($(shell $(PY) -c pass 2>/dev/null && echo ok),ok)
+$(VENV_CFG): FORCE
+endif
+$(VENV_CFG):
 	@echo "==> creating $(VENV) with $$(command -v $(PYTHON)) ($$($(PYTHON) -V 2>&1))"
 	@$(PYTHON) -m venv --clear $(VENV)
 
-$(STAMP_RUN): pyproject.toml | $(PY)
+$(STAMP_RUN): pyproject.toml $(VENV_CFG)
 	@echo "==> pip install -e . (into $(VENV))"
 	@$(PIP) install -e .
 	@touch $@
 
 # The dev install is a superset of the run install, so it satisfies that stamp too.
-$(STAMP_DEV): pyproject.toml | $(PY)
+$(STAMP_DEV): pyproject.toml $(VENV_CFG)
 	@echo "==> pip install -e .[dev] (into $(VENV))"
 	@$(PIP) install -e '.[dev]'
 	@touch $@ $(STAMP_RUN)
@@ -92,31 +98,40 @@ run: system-deps-run venv npm
 	@$(if $(HOST),XUNJIAN_HOST='$(HOST)') $(if $(PORT),XUNJIAN_PORT='$(PORT)') \
 	    exec $(VENV)/bin/xunjian serve
 
-# Both pytest runs always happen; make test fails if either does. Exit status 5 (no tests
-# collected, e.g. a PYTEST_ARGS that matches nothing) is a failure, never a pass.
-test: system-deps venv-dev npm lint
-	@report() { \
+RUFF_CHECK := $(VENV)/bin/ruff check .
+
+# ruff and both pytest runs always all run, so one CI run shows every problem; make test fails if
+# any of them does. pytest's exit status 5 (no tests collected, e.g. a PYTEST_ARGS that matches
+# nothing) is a failure, never a pass. Ctrl-C stops the whole run (the traps), not just one step.
+test: system-deps venv-dev npm
+	@trap 'exit 130' INT; trap 'exit 143' TERM; \
+	report() { \
 	    case "$$2" in \
-	        0) echo "==> pytest on $$1: passed" ;; \
-	        5) echo "==> pytest on $$1: FAILED (exit 5: no tests collected)" ;; \
-	        *) echo "==> pytest on $$1: FAILED (exit $$2)" ;; \
+	        0) echo "==>   $$1: passed" ;; \
+	        5) echo "==>   $$1: FAILED (exit 5: no tests collected)" ;; \
+	        *) echo "==>   $$1: FAILED (exit $$2)" ;; \
 	    esac; \
 	}; \
+	echo "==> ruff check ."; \
+	ruff=0; $(RUFF_CHECK) || ruff=$$?; \
 	echo "==> pytest on SQLite (temporary file)"; \
 	sqlite=0; env -u XUNJIAN_TEST_DATABASE_URL $(VENV)/bin/pytest $(PYTEST_ARGS) || sqlite=$$?; \
 	echo "==> pytest on PostgreSQL (throwaway cluster)"; \
 	pg=0; scripts/with-postgres.sh $(VENV)/bin/pytest $(PYTEST_ARGS) || pg=$$?; \
-	report SQLite $$sqlite; report PostgreSQL $$pg; \
-	[ $$sqlite -eq 0 ] && [ $$pg -eq 0 ]
+	echo "==> make test summary"; \
+	report "ruff check" $$ruff; report "pytest on SQLite" $$sqlite; report "pytest on PostgreSQL" $$pg; \
+	[ $$ruff -eq 0 ] && [ $$sqlite -eq 0 ] && [ $$pg -eq 0 ]
 
 lint: venv-dev
 	@echo "==> ruff check ."
-	@$(VENV)/bin/ruff check .
+	@$(RUFF_CHECK)
 
 bench: venv-dev
 	@if [ ! -f bench/run_all.py ]; then echo "make bench: bench/run_all.py does not exist yet" >&2; exit 1; fi
 	@echo "==> python bench/run_all.py $(BENCH_ARGS)"
 	@$(PY) bench/run_all.py $(BENCH_ARGS)
+
+FORCE:
 
 clean:
 	@echo "==> removing $(VENV) node_modules and install stamps"

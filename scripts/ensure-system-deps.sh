@@ -20,7 +20,7 @@ while (($#)); do
         --dry-run) dry_run=1 ;;
         --assume-missing) shift; assume_missing+=("${1:?--assume-missing needs a package name}") ;;
         --assume-missing=*) assume_missing+=("${1#*=}") ;;
-        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
         -*) echo "ensure-system-deps: unknown option $1" >&2; exit 2 ;;
         *) pkgs+=("$1") ;;
     esac
@@ -60,7 +60,7 @@ echo "==> system packages missing: ${missing[*]}"
 
 as_root=()
 if [ "$(id -u)" -ne 0 ]; then
-    if ! command -v sudo >/dev/null 2>&1; then
+    if ! command -v sudo >/dev/null 2>&1 && ((!dry_run)); then
         echo "ensure-system-deps: need root to install ${missing[*]} and sudo is not available;" >&2
         echo "  install them yourself: apt-get install ${missing[*]}" >&2
         exit 1
