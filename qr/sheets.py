@@ -93,6 +93,8 @@ class Label:
             )
         if not CODE_RE.fullmatch(self.code):
             raise ValueError(f"invalid checkpoint code {self.code!r}")
+        if isinstance(self.version, bool) or not isinstance(self.version, int) or self.version < 0:
+            raise ValueError(f"invalid label version {self.version!r}")
         if not self.url:
             raise ValueError("a label needs the URL its QR code encodes")
 
@@ -277,7 +279,8 @@ def _draws(face: FontFace, text: str) -> bool:
     return all(_has_glyph(face.path, face.index, ch) for ch in text)
 
 
-def _faces(path: str) -> list[FontFace]:
+@functools.lru_cache(maxsize=32)
+def _faces(path: str) -> tuple[FontFace, ...]:
     """The faces in a font file, Simplified Chinese (SC, proportional) first."""
     faces = []
     for index in range(32):
@@ -287,7 +290,7 @@ def _faces(path: str) -> list[FontFace]:
             break
         rank = (0 if " SC" in (family or "") else 1) + (2 if "Mono" in (family or "") else 0)
         faces.append((rank, index, FontFace(path, index)))
-    return [face for _, _, face in sorted(faces, key=lambda t: (t[0], t[1]))]
+    return tuple(face for _, _, face in sorted(faces, key=lambda t: (t[0], t[1])))
 
 
 def _fc_match() -> list[tuple[str, str | None]]:
@@ -324,8 +327,15 @@ def find_cjk_font() -> LabelFonts:
     candidate must really draw Chinese (fontconfig happily answers DejaVu when no CJK font is
     installed), so a hit can never print tofu.
     """
-    candidates = list(CJK_FONT_CANDIDATES) + (_fc_match() if USE_FC_MATCH else [])
-    for regular_path, bold_path in candidates:
+    tried: list[str] = []
+
+    def candidates() -> Iterator[tuple[str, str | None]]:
+        yield from CJK_FONT_CANDIDATES
+        if USE_FC_MATCH:  # only when no known path has a CJK font: it costs a subprocess
+            yield from _fc_match()
+
+    for regular_path, bold_path in candidates():
+        tried.append(regular_path)
         regular = _first_cjk_face(regular_path)
         if regular is None:
             continue
@@ -335,8 +345,7 @@ def find_cjk_font() -> LabelFonts:
             bold,
         )
         return LabelFonts(regular=regular, bold=bold, code=code)
-    tried = ", ".join(path for path, _ in candidates) or "(no candidates)"
-    raise FontNotFoundError(_INSTALL_HINT + tried)
+    raise FontNotFoundError(_INSTALL_HINT + (", ".join(tried) or "(no candidates)"))
 
 
 def _first_face_drawing(path: str, text: str) -> bool:
@@ -354,6 +363,7 @@ def _first_face_drawing(path: str, text: str) -> bool:
 _CONTROL_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_.#/+\-]+| +|.", re.DOTALL)
 ELLIPSIS = "…"
+_NO_LINE_START = set("，。、；：！？）」』】》〉…,.;:!?)]}%")
 
 
 def _clean(text: str | None, face: FontFace) -> str:
@@ -429,6 +439,13 @@ def _wrap(text: str, font: ImageFont.FreeTypeFont, width: int, max_lines: int) -
             while cut < len(token) and _width(font, token[: cut + 1]) <= width:
                 cut += 1
             line, tokens[i] = token[:cut], token[cut:]
+        elif token[0] in _NO_LINE_START:
+            # Closing punctuation does not start a line: take the character before it along
+            # (best effort: not through a run of punctuation).
+            kept = line.rstrip()
+            if len(kept) > 1 and kept[-1] not in _NO_LINE_START:
+                tokens.insert(i, kept[-1])
+                line = kept[:-1]
         lines.append(line.rstrip())
         line = ""
         if len(lines) == max_lines:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 from collections import Counter
 
 import pytest
 import zxingcpp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageChops
 
 from qr import sheets
@@ -205,11 +208,13 @@ def test_every_kind_band_has_its_colour_and_chinese_name():
         assert style.colour in colours
 
 
-def test_unknown_kind_or_bad_code_is_refused():
+def test_unknown_kind_bad_code_or_version_is_refused():
     with pytest.raises(ValueError, match="kind"):
         dataclasses.replace(make_label(1, "facility", "x"), kind="boiler")
     with pytest.raises(ValueError, match="code"):
         dataclasses.replace(make_label(1, "facility", "x"), code="f 1")
+    with pytest.raises(ValueError, match="version"):
+        dataclasses.replace(make_label(1, "facility", "x"), version=-1)
 
 
 def test_layouts_refuse_impossible_grids():
@@ -252,3 +257,24 @@ def test_a_font_without_chinese_glyphs_is_not_accepted(monkeypatch):
     monkeypatch.setattr(sheets, "_fc_match", lambda: [(latin, None)])
     with pytest.raises(FontNotFoundError, match="tofu"):
         find_cjk_font()
+
+
+WRAP_ALPHABET = "消防栓空置房标识装修东侧楼梯间，。（）、 ABCxyz0123-_"
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    text=st.text(alphabet=WRAP_ALPHABET, max_size=80),
+    chars_wide=st.integers(min_value=2, max_value=30),
+    max_lines=st.integers(min_value=1, max_value=4),
+)
+def test_wrapped_text_never_overflows(text, chars_wide, max_lines):
+    font = find_cjk_font().regular.at(40)
+    width = chars_wide * 40
+    lines = sheets._wrap(text, font, width, max_lines)
+    assert len(lines) <= max_lines
+    assert all(font.getlength(line) <= width for line in lines)
+    if not re.search(r"[，。、）] *[，。、）]", text):  # best effort through punctuation runs
+        assert not any(line[0] in "，。、）" for line in lines[1:])
+    if not any(sheets.ELLIPSIS in line for line in lines):  # nothing cut: nothing lost
+        assert "".join(lines).replace(" ", "") == text.replace(" ", "")
