@@ -51,17 +51,40 @@ UNIT_AREAS = {
 # Short, typable code letters per type (pinyin initials); unique across facilities and signs.
 ABBREVIATIONS: dict[str, str] = {
     # facilities
-    "extinguisher_cabinet": "MH", "hydrant": "XH", "fire_door": "FM", "stairwell": "LT",
-    "lift_lobby": "DT", "corridor_lighting": "ZM", "shaft_room": "GJ", "plant_room": "JF",
-    "pump_room": "SB", "transformer_room": "PD", "roof_door": "TM", "carpark_entrance": "CK",
-    "garbage_room": "LJ", "bicycle_shed": "DC", "play_equipment": "YL", "pool": "YC",
+    "extinguisher_cabinet": "MH",
+    "hydrant": "XH",
+    "fire_door": "FM",
+    "stairwell": "LT",
+    "lift_lobby": "DT",
+    "corridor_lighting": "ZM",
+    "shaft_room": "GJ",
+    "plant_room": "JF",
+    "pump_room": "SB",
+    "transformer_room": "PD",
+    "roof_door": "TM",
+    "carpark_entrance": "CK",
+    "garbage_room": "LJ",
+    "bicycle_shed": "DC",
+    "play_equipment": "YL",
+    "pool": "YC",
     "effect_lighting": "XG",
     # signs
-    "room_name_sign": "MC", "floor_sign": "LC", "room_number_sign": "FH", "roof_door_sign": "TT",
-    "evacuation_plan": "SS", "fire_lift_warning": "HJ", "falling_objects_warning": "GK",
-    "fire_exit_sign": "AQ", "machine_room_sign": "JB", "stacked_carpark_limits": "JX",
-    "carpark_limits": "XS", "equipment_plate": "SP", "high_voltage_sign": "GY",
-    "no_fire_sign": "YH", "pool_slippery_sign": "HD", "pool_depth_sign": "SD",
+    "room_name_sign": "MC",
+    "floor_sign": "LC",
+    "room_number_sign": "FH",
+    "roof_door_sign": "TT",
+    "evacuation_plan": "SS",
+    "fire_lift_warning": "HJ",
+    "falling_objects_warning": "GK",
+    "fire_exit_sign": "AQ",
+    "machine_room_sign": "JB",
+    "stacked_carpark_limits": "JX",
+    "carpark_limits": "XS",
+    "equipment_plate": "SP",
+    "high_voltage_sign": "GY",
+    "no_fire_sign": "YH",
+    "pool_slippery_sign": "HD",
+    "pool_depth_sign": "SD",
 }
 VACANT_SUFFIX = "KZ"  # 空置
 RENOVATION_SUFFIX = "ZX"  # 装修
@@ -144,16 +167,31 @@ async def _build_site(settings: Settings) -> int:
     today = now.astimezone(ZoneInfo(settings.timezone)).date()
     rng = random.Random(SEED)
 
-    site_id = (await Site.insert(
-        Site(code=SITE_CODE, name=SITE_NAME, timezone=settings.timezone, address=SITE_ADDRESS,
-             created_at=now)
-    ).returning(Site.id))[0]["id"]
+    site_id = (
+        await Site.insert(
+            Site(
+                code=SITE_CODE,
+                name=SITE_NAME,
+                timezone=settings.timezone,
+                address=SITE_ADDRESS,
+                created_at=now,
+            )
+        ).returning(Site.id)
+    )[0]["id"]
 
-    await Building.insert(*[
-        Building(site=site_id, code=code, name=name, floors_above=above,
-                 floors_below=BASEMENT_LEVELS, sort_order=order)
-        for order, (code, name, above, _units) in enumerate(BUILDINGS)
-    ])
+    await Building.insert(
+        *[
+            Building(
+                site=site_id,
+                code=code,
+                name=name,
+                floors_above=above,
+                floors_below=BASEMENT_LEVELS,
+                sort_order=order,
+            )
+            for order, (code, name, above, _units) in enumerate(BUILDINGS)
+        ]
+    )
     building_ids = {
         row["code"]: row["id"]
         for row in await Building.select(Building.id, Building.code).where(Building.site == site_id)
@@ -185,14 +223,20 @@ async def _build_site(settings: Settings) -> int:
     renovating = set(rng.sample(occupied, RENOVATIONS))
     units = []
     for index, (code, level, position) in enumerate(unit_keys):
-        status = "vacant" if index in vacant else "renovating" if index in renovating else "occupied"
-        units.append(Unit(
-            floor=floor_ids[(building_ids[code], level)],
-            number=_unit_number(level, position),
-            status=status,
-            area_m2=UNIT_AREAS[code][position - 1],
-            vacant_since=today - timedelta(days=rng.randint(20, 500)) if status == "vacant" else None,
-        ))
+        status = (
+            "vacant" if index in vacant else "renovating" if index in renovating else "occupied"
+        )
+        units.append(
+            Unit(
+                floor=floor_ids[(building_ids[code], level)],
+                number=_unit_number(level, position),
+                status=status,
+                area_m2=UNIT_AREAS[code][position - 1],
+                vacant_since=today - timedelta(days=rng.randint(20, 500))
+                if status == "vacant"
+                else None,
+            )
+        )
     await _insert_chunked(Unit, units)
     unit_rows = await Unit.select(Unit.id, Unit.floor, Unit.number, Unit.status).where(
         Unit.floor.is_in(list(floor_ids.values()))
@@ -221,23 +265,45 @@ async def _build_site(settings: Settings) -> int:
                 else:
                     continue
                 x, y = _unit_position(position, per_floor)
-                spots.append(_Spot(f"{code}-{number}-{suffix}", kind, "", f"{name}{number} {label}",
-                                   x, y, building_id, floor_id, unit_id))
+                spots.append(
+                    _Spot(
+                        f"{code}-{number}-{suffix}",
+                        kind,
+                        "",
+                        f"{name}{number} {label}",
+                        x,
+                        y,
+                        building_id,
+                        floor_id,
+                        unit_id,
+                    )
+                )
     spots.extend(_site_spots())
 
     template_ids = {
         row["code"]: row["id"]
         for row in await ChecklistTemplate.select(ChecklistTemplate.id, ChecklistTemplate.code)
     }
-    await _insert_chunked(Checkpoint, [
-        Checkpoint(
-            site=site_id, code=spot.code, kind=spot.kind, type_code=spot.type_code,
-            name=spot.name, building=spot.building, floor=spot.floor, unit=spot.unit,
-            template=template_ids[template_code_for(spot.kind, spot.type_code)],
-            plan_x=round(spot.x, 3), plan_y=round(spot.y, 3), updated_at=now,
-        )
-        for spot in spots
-    ])
+    await _insert_chunked(
+        Checkpoint,
+        [
+            Checkpoint(
+                site=site_id,
+                code=spot.code,
+                kind=spot.kind,
+                type_code=spot.type_code,
+                name=spot.name,
+                building=spot.building,
+                floor=spot.floor,
+                unit=spot.unit,
+                template=template_ids[template_code_for(spot.kind, spot.type_code)],
+                plan_x=round(spot.x, 3),
+                plan_y=round(spot.y, 3),
+                updated_at=now,
+            )
+            for spot in spots
+        ],
+    )
     return site_id
 
 
@@ -258,7 +324,7 @@ def _unit_number(level: int, position: int) -> str:
 
 
 def _unit_position(position: int, per_floor: int) -> tuple[float, float]:
-    """Units sit on both sides of the corridor: odd positions on the north side, even on the south."""
+    """Units line both sides of the corridor: odd positions north, even positions south."""
     per_side = (per_floor + 1) // 2
     slot = (position - 1) // 2
     x = 0.2 + 0.6 * (slot + 0.5) / per_side
@@ -268,7 +334,9 @@ def _unit_position(position: int, per_floor: int) -> tuple[float, float]:
 class _FloorPlan:
     """Collects the checkpoints of one floor with running numbers per type."""
 
-    def __init__(self, building_code: str, building_name: str, level: int, prefix: str | None = None):
+    def __init__(
+        self, building_code: str, building_name: str, level: int, prefix: str | None = None
+    ):
         self.prefix = prefix or f"{building_code}-{_floor_token(level)}"
         self.place = f"{building_name}{_floor_name(level)}" if prefix is None else ""
         self.counts: dict[str, int] = {}
@@ -369,7 +437,11 @@ def _add_basement_rooms(plan: _FloorPlan, code: str, level: int) -> None:
 def _site_spots() -> list[_Spot]:
     """The grounds, on the site plan rather than a floor plan."""
     plan = _FloorPlan("", "", 0, prefix="S")
-    for label, x, y in (("南大门景观灯", 0.5, 0.95), ("中心花园灯带", 0.5, 0.5), ("楼体泛光照明", 0.2, 0.3)):
+    for label, x, y in (
+        ("南大门景观灯", 0.5, 0.95),
+        ("中心花园灯带", 0.5, 0.5),
+        ("楼体泛光照明", 0.2, 0.3),
+    ):
         plan.add("effect_lighting", x, y, label)
     plan.add("play_equipment", 0.4, 0.6, "儿童游乐区滑梯组合")
     plan.add("play_equipment", 0.6, 0.6, "健身器材区")
@@ -386,7 +458,7 @@ def _site_spots() -> list[_Spot]:
 
 async def _insert_chunked(table, rows: list) -> None:
     for start in range(0, len(rows), CHUNK):
-        await table.insert(*rows[start:start + CHUNK])
+        await table.insert(*rows[start : start + CHUNK])
 
 
 # --- users -------------------------------------------------------------------------------------
