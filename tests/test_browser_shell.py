@@ -174,7 +174,7 @@ def test_admin_sees_back_office_as_a_real_link(shell: Shell, page: Page, live_se
     expect(page.get_by_test_id("tile-labels")).to_be_visible()
 
 
-def test_label_deep_link_survives_login(shell: Shell, page: Page, live_server):
+def test_label_deep_link_survives_login(shell: Shell, page: Page, live_server, artifacts_dir):
     target = "/c/SOMECODE?s=abc123"
     shell.open(target)
     expect(page.get_by_test_id("login-screen")).to_be_visible()
@@ -184,6 +184,7 @@ def test_label_deep_link_survives_login(shell: Shell, page: Page, live_server):
     expect(page.get_by_test_id("checkpoint-screen")).to_be_visible()
     assert shell.path() == target
     expect(page.get_by_test_id("checkpoint-code")).to_have_text("SOMECODE")
+    page.screenshot(path=str(artifacts_dir / "checkpoint-390.png"))
 
     page.get_by_test_id("checkpoint-home").click()
     expect(page.get_by_test_id("home-screen")).to_be_visible()
@@ -191,6 +192,18 @@ def test_label_deep_link_survives_login(shell: Shell, page: Page, live_server):
     # The browser's back button returns to the label screen.
     page.go_back()
     expect(page.get_by_test_id("checkpoint-code")).to_have_text("SOMECODE")
+
+
+def test_every_string_in_both_languages(shell: Shell, page: Page):
+    shell.open("/app/login")
+    expect(page.get_by_test_id("login-screen")).to_be_visible()
+    missing = page.evaluate(
+        """import('/static/i18n.js').then(({_strings}) => {
+            const zh = Object.keys(_strings['zh-CN']), en = Object.keys(_strings.en);
+            return {en: zh.filter(k => !en.includes(k)), zh: en.filter(k => !zh.includes(k))};
+        })"""
+    )
+    assert missing == {"en": [], "zh": []}
 
 
 def test_next_never_leaves_the_app(shell: Shell, page: Page, live_server):
