@@ -44,6 +44,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/xunjian-pg.XXXXXX")
 data="$tmp/data"
 log="$tmp/server.log"
 
+# shellcheck disable=SC2329  # run by the EXIT trap
 cleanup() {
     local status=$?
     trap - EXIT INT TERM
