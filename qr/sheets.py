@@ -439,13 +439,22 @@ def _wrap(text: str, font: ImageFont.FreeTypeFont, width: int, max_lines: int) -
             while cut < len(token) and _width(font, token[: cut + 1]) <= width:
                 cut += 1
             line, tokens[i] = token[:cut], token[cut:]
-        elif token[0] in _NO_LINE_START:
-            # Closing punctuation does not start a line: take the character before it along
-            # (best effort: not through a run of punctuation).
-            kept = line.rstrip()
-            if len(kept) > 1 and kept[-1] not in _NO_LINE_START:
-                tokens.insert(i, kept[-1])
-                line = kept[:-1]
+        else:
+            # Closing punctuation does not start a line (best effort: not through a run of
+            # punctuation). Spaces before it are dropped if that is enough, else the
+            # character before it comes along to the next line.
+            j = i
+            while j < len(tokens) and tokens[j].isspace():
+                j += 1
+            if j < len(tokens) and tokens[j][0] in _NO_LINE_START:
+                kept = line.rstrip()
+                if _width(font, kept + tokens[j]) <= width:
+                    line = kept + tokens[j]
+                    i = j + 1
+                    continue
+                if len(kept) > 1 and kept[-1] not in _NO_LINE_START:
+                    tokens.insert(i, kept[-1])
+                    line = kept[:-1]
         lines.append(line.rstrip())
         line = ""
         if len(lines) == max_lines:
