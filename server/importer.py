@@ -80,16 +80,31 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 COLUMN_ZH = {key: names[0] for key, names in COLUMNS.items()}
 
 STATUS_VALUES = {
-    "入住": "occupied", "已入住": "occupied", "自住": "occupied", "出租": "occupied",
+    "入住": "occupied",
+    "已入住": "occupied",
+    "自住": "occupied",
+    "出租": "occupied",
     "occupied": "occupied",
-    "空置": "vacant", "空置房": "vacant", "vacant": "vacant",
-    "装修": "renovating", "装修中": "renovating", "renovating": "renovating",
+    "空置": "vacant",
+    "空置房": "vacant",
+    "vacant": "vacant",
+    "装修": "renovating",
+    "装修中": "renovating",
+    "renovating": "renovating",
 }
 KIND_VALUES = {
-    "设施": "facility", "设施设备": "facility", "facility": "facility",
-    "空置房": "vacant_unit", "空置": "vacant_unit", "vacant_unit": "vacant_unit",
-    "标识": "signage", "标牌": "signage", "signage": "signage",
-    "装修": "renovation", "装修单元": "renovation", "renovation": "renovation",
+    "设施": "facility",
+    "设施设备": "facility",
+    "facility": "facility",
+    "空置房": "vacant_unit",
+    "空置": "vacant_unit",
+    "vacant_unit": "vacant_unit",
+    "标识": "signage",
+    "标牌": "signage",
+    "signage": "signage",
+    "装修": "renovation",
+    "装修单元": "renovation",
+    "renovation": "renovation",
 }
 KIND_ZH = {"facility": "设施", "vacant_unit": "空置房", "signage": "标识", "renovation": "装修"}
 UNIT_KINDS = ("vacant_unit", "renovation")
@@ -100,41 +115,70 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "file_too_large": ("文件超过 5 MB", "The file is larger than 5 MB"),
     "too_many_rows": ("超过 20000 行", "More than 20,000 rows"),
     "unsupported_file": ("只支持 CSV 或 XLSX 文件", "Only CSV or XLSX files can be imported"),
-    "old_excel": ("不支持旧版 .xls，请另存为 .xlsx 或 CSV",
-                  "Old .xls files are not supported; save as .xlsx or CSV"),
+    "old_excel": (
+        "不支持旧版 .xls，请另存为 .xlsx 或 CSV",
+        "Old .xls files are not supported; save as .xlsx or CSV",
+    ),
     "bad_xlsx": ("无法读取该 XLSX 文件", "The XLSX file cannot be read"),
-    "undecodable": ("无法识别 CSV 文件编码（支持 UTF-8 和 GB18030）",
-                    "The CSV encoding is not recognised (UTF-8 or GB18030)"),
+    "undecodable": (
+        "无法识别 CSV 文件编码（支持 UTF-8 和 GB18030）",
+        "The CSV encoding is not recognised (UTF-8 or GB18030)",
+    ),
     "bad_csv": ("CSV 格式错误：{detail}", "The CSV is malformed: {detail}"),
-    "no_header": ("找不到表头（需要“楼栋”和“楼层”列）",
-                  "No header row found (it needs building and floor columns)"),
-    "no_content_column": ("需要“房号”或“巡检点编码”列",
-                          "A unit or checkpoint_code column is needed"),
+    "no_header": (
+        "找不到表头（需要“楼栋”和“楼层”列）",
+        "No header row found (it needs building and floor columns)",
+    ),
+    "no_content_column": (
+        "需要“房号”或“巡检点编码”列",
+        "A unit or checkpoint_code column is needed",
+    ),
     "duplicate_column": ("列重复：{detail}", "Column appears twice: {detail}"),
     "empty_file": ("文件中没有数据行", "The file has no data rows"),
     "site_not_found": ("项目不存在", "The site does not exist"),
     "required": ("必填", "Required"),
-    "row_empty": ("该行既没有房号也没有巡检点编码", "The row has neither a unit nor a checkpoint code"),
+    "row_empty": (
+        "该行既没有房号也没有巡检点编码",
+        "The row has neither a unit nor a checkpoint code",
+    ),
     "too_long": ("过长（最多 {detail} 个字符）", "Too long (at most {detail} characters)"),
     "bad_floor": ("楼层格式不对（如 12F、B1）", "Floor not understood (e.g. 12F, B1)"),
     "bad_status": ("状态应为 入住/空置/装修中", "Status must be occupied, vacant or renovating"),
     "bad_area": ("面积必须是正数", "Area must be a positive number"),
-    "bad_code": ("编码格式不对（2-12 位大写字母、数字或 -，不以 - 开头）",
-                 "Code must be 2-12 of A-Z, 0-9 or -, not starting with -"),
-    "bad_kind": ("类型应为 设施/空置房/标识/装修", "Kind must be facility, vacant_unit, signage or renovation"),
-    "bad_type_code": ("设施类型编码只能含小写字母、数字、_ 和 -",
-                      "Type code may contain only a-z, 0-9, _ and -"),
-    "bad_building_code": ("楼栋编码格式不对（1-16 位大写字母、数字或 -）",
-                          "Building code must be 1-16 of A-Z, 0-9 or -"),
+    "bad_code": (
+        "编码格式不对（2-12 位大写字母、数字或 -，不以 - 开头）",
+        "Code must be 2-12 of A-Z, 0-9 or -, not starting with -",
+    ),
+    "bad_kind": (
+        "类型应为 设施/空置房/标识/装修",
+        "Kind must be facility, vacant_unit, signage or renovation",
+    ),
+    "bad_type_code": (
+        "设施类型编码只能含小写字母、数字、_ 和 -",
+        "Type code may contain only a-z, 0-9, _ and -",
+    ),
+    "bad_building_code": (
+        "楼栋编码格式不对（1-16 位大写字母、数字或 -）",
+        "Building code must be 1-16 of A-Z, 0-9 or -",
+    ),
     "building_code_needed": ("新楼栋需要填写楼栋编码", "A new building needs a building_code"),
-    "building_name_conflict": ("楼栋“{detail}”已存在，但楼栋编码不同",
-                               "Building {detail} exists with a different building_code"),
-    "unit_needed": ("空置房和装修巡检点需要房号", "Vacant-unit and renovation checkpoints need a unit"),
+    "building_name_conflict": (
+        "楼栋“{detail}”已存在，但楼栋编码不同",
+        "Building {detail} exists with a different building_code",
+    ),
+    "unit_needed": (
+        "空置房和装修巡检点需要房号",
+        "Vacant-unit and renovation checkpoints need a unit",
+    ),
     "duplicate_code": ("巡检点编码与第 {detail} 行重复", "Checkpoint code repeats row {detail}"),
-    "code_elsewhere": ("巡检点编码已用于本项目的其他位置（{detail}）",
-                       "Checkpoint code is already used elsewhere in this site ({detail})"),
-    "unit_conflict": ("与第 {detail} 行的同一房号信息不一致",
-                      "Disagrees with row {detail} about the same unit"),
+    "code_elsewhere": (
+        "巡检点编码已用于本项目的其他位置（{detail}）",
+        "Checkpoint code is already used elsewhere in this site ({detail})",
+    ),
+    "unit_conflict": (
+        "与第 {detail} 行的同一房号信息不一致",
+        "Disagrees with row {detail} about the same unit",
+    ),
 }
 
 
@@ -175,10 +219,15 @@ class _Errors:
         if len(self.items) < MAX_REPORTED_ERRORS:
             zh, en = MESSAGES[code]
             label = COLUMN_ZH.get(column, column)
-            self.items.append(ImportError_(
-                row=row, column=f"{label}/{column}" if column else "", code=code,
-                message_zh=zh.format(detail=detail), message_en=en.format(detail=detail),
-            ))
+            self.items.append(
+                ImportError_(
+                    row=row,
+                    column=f"{label}/{column}" if column else "",
+                    code=code,
+                    message_zh=zh.format(detail=detail),
+                    message_en=en.format(detail=detail),
+                )
+            )
 
     def report(self, **counts: Any) -> ImportReport:
         return ImportReport(ok=False, error_count=self.count, errors=self.items, **counts)
@@ -403,8 +452,20 @@ def _check_row(number: int, cells: dict[str, str], errors: _Errors) -> Row | Non
 
     if errors.count > before or floor is None:
         return None
-    return Row(number, building, building_code, floor[0], floor[1], unit, status, area,
-               code, kind, type_code, name)
+    return Row(
+        number,
+        building,
+        building_code,
+        floor[0],
+        floor[1],
+        unit,
+        status,
+        area,
+        code,
+        kind,
+        type_code,
+        name,
+    )
 
 
 def check_rows(rows: list[list[str]], errors: _Errors) -> tuple[list[Row], int, list[str]]:
@@ -461,7 +522,9 @@ def _reference_resolver():
 
 async def _template_picker():
     templates = await ChecklistTemplate.select(
-        ChecklistTemplate.id, ChecklistTemplate.code, ChecklistTemplate.kind,
+        ChecklistTemplate.id,
+        ChecklistTemplate.code,
+        ChecklistTemplate.kind,
         ChecklistTemplate.type_code,
     ).order_by(ChecklistTemplate.id)
     by_code = {t["code"]: t["id"] for t in templates}
@@ -476,7 +539,11 @@ async def _template_picker():
                 code = code_for(kind, type_code)
                 chosen = by_code.get(code) if code else None
             if chosen is None:
-                exact = [t for t in templates if t["kind"] == kind and (t["type_code"] or "") == type_code]
+                exact = [
+                    t
+                    for t in templates
+                    if t["kind"] == kind and (t["type_code"] or "") == type_code
+                ]
                 generic = [t for t in templates if t["kind"] == kind and not t["type_code"]]
                 chosen = (exact or generic or [{"id": None}])[0]["id"]
             cache[key] = chosen
@@ -544,28 +611,52 @@ async def _apply(site_id: int, rows: list[Row], errors: _Errors) -> ImportReport
                     row.building_code = code
         if found is None:
             code = row.building_code or ""
-            found = new_buildings.setdefault(code, {
-                "id": None, "code": code, "name": row.building, "floors_above": 0,
-                "floors_below": 0,
-            })
+            found = new_buildings.setdefault(
+                code,
+                {
+                    "id": None,
+                    "code": code,
+                    "name": row.building,
+                    "floors_above": 0,
+                    "floors_below": 0,
+                },
+            )
         building_of[row.number] = found
 
     # Checkpoint codes already used elsewhere in the site.
-    existing_cps = {c["code"]: c for c in await Checkpoint.select(
-        Checkpoint.id, Checkpoint.code, Checkpoint.kind, Checkpoint.type_code, Checkpoint.name,
-        Checkpoint.building, Checkpoint.floor, Checkpoint.unit, Checkpoint.template,
-        Checkpoint.active,
-    ).where(Checkpoint.site == site_id)}
+    existing_cps = {
+        c["code"]: c
+        for c in await Checkpoint.select(
+            Checkpoint.id,
+            Checkpoint.code,
+            Checkpoint.kind,
+            Checkpoint.type_code,
+            Checkpoint.name,
+            Checkpoint.building,
+            Checkpoint.floor,
+            Checkpoint.unit,
+            Checkpoint.template,
+            Checkpoint.active,
+        ).where(Checkpoint.site == site_id)
+    }
     existing_ids = [b["id"] for b in buildings]
-    floors = await Floor.select(Floor.id, Floor.building, Floor.level, Floor.name).where(
-        Floor.building.is_in(existing_ids)
-    ) if existing_ids else []
+    floors = (
+        await Floor.select(Floor.id, Floor.building, Floor.level, Floor.name).where(
+            Floor.building.is_in(existing_ids)
+        )
+        if existing_ids
+        else []
+    )
     floor_by_key = {(f["building"], f["level"]): f for f in floors}
     floor_names = {f["id"]: f["name"] for f in floors}
     building_names = {b["id"]: b["name"] for b in buildings}
-    units = await Unit.select(
-        Unit.id, Unit.floor, Unit.number, Unit.status, Unit.area_m2, Unit.active
-    ).where(Unit.floor.is_in([f["id"] for f in floors])) if floors else []
+    units = (
+        await Unit.select(
+            Unit.id, Unit.floor, Unit.number, Unit.status, Unit.area_m2, Unit.active
+        ).where(Unit.floor.is_in([f["id"] for f in floors]))
+        if floors
+        else []
+    )
     unit_by_key = {(u["floor"], u["number"]): u for u in units}
     unit_numbers = {u["id"]: u["number"] for u in units}
 
@@ -583,15 +674,26 @@ async def _apply(site_id: int, rows: list[Row], errors: _Errors) -> ImportReport
             and existing["building"] == building["id"]
             and floor is not None
             and existing["floor"] == floor["id"]
-            and (existing["unit"] is None or row.unit is None
-                 or (unit is not None and existing["unit"] == unit["id"]))
+            and (
+                existing["unit"] is None
+                or row.unit is None
+                or (unit is not None and existing["unit"] == unit["id"])
+            )
         )
         if not same_place:
-            where = " ".join(filter(None, (
-                building_names.get(existing["building"], ""),
-                floor_names.get(existing["floor"], ""),
-                unit_numbers.get(existing["unit"], ""),
-            ))) or "-"
+            where = (
+                " ".join(
+                    filter(
+                        None,
+                        (
+                            building_names.get(existing["building"], ""),
+                            floor_names.get(existing["floor"], ""),
+                            unit_numbers.get(existing["unit"], ""),
+                        ),
+                    )
+                )
+                or "-"
+            )
             errors.add(row.number, "checkpoint_code", "code_elsewhere", where)
     if errors.count:
         return errors.report()
@@ -601,12 +703,16 @@ async def _apply(site_id: int, rows: list[Row], errors: _Errors) -> ImportReport
     # Write buildings and floors.
     for planned in new_buildings.values():
         levels = [r.level for r in rows if building_of.get(r.number) is planned]
-        inserted = await Building.insert(Building(
-            site=site_id, code=planned["code"], name=planned["name"],
-            floors_above=max([lv for lv in levels if lv > 0], default=1),
-            floors_below=-min([lv for lv in levels if lv < 0], default=0),
-            sort_order=len(buildings) + report.buildings_created,
-        ))
+        inserted = await Building.insert(
+            Building(
+                site=site_id,
+                code=planned["code"],
+                name=planned["name"],
+                floors_above=max([lv for lv in levels if lv > 0], default=1),
+                floors_below=-min([lv for lv in levels if lv < 0], default=0),
+                sort_order=len(buildings) + report.buildings_created,
+            )
+        )
         planned["id"] = inserted[0]["id"]
         report.buildings_created += 1
     for building in buildings:
@@ -614,16 +720,20 @@ async def _apply(site_id: int, rows: list[Row], errors: _Errors) -> ImportReport
         above = max([lv for lv in levels if lv > 0], default=0)
         below = -min([lv for lv in levels if lv < 0], default=0)
         if above > building["floors_above"] or below > building["floors_below"]:
-            await Building.update({
-                Building.floors_above: max(above, building["floors_above"]),
-                Building.floors_below: max(below, building["floors_below"]),
-            }).where(Building.id == building["id"])
+            await Building.update(
+                {
+                    Building.floors_above: max(above, building["floors_above"]),
+                    Building.floors_below: max(below, building["floors_below"]),
+                }
+            ).where(Building.id == building["id"])
 
     floor_id: dict[tuple[int, int], int] = {k: f["id"] for k, f in floor_by_key.items()}
     for row in rows:
         key = (building_of[row.number]["id"], row.level)
         if key not in floor_id:
-            inserted = await Floor.insert(Floor(building=key[0], level=row.level, name=row.floor_name))
+            inserted = await Floor.insert(
+                Floor(building=key[0], level=row.level, name=row.floor_name)
+            )
             floor_id[key] = inserted[0]["id"]
             report.floors_created += 1
 
@@ -641,9 +751,11 @@ async def _apply(site_id: int, rows: list[Row], errors: _Errors) -> ImportReport
         existing = unit_by_key.get(key)
         if existing is None:
             status = row.status or {"vacant_unit": "vacant", "renovation": "renovating"}.get(
-                row.kind or "", "occupied")
-            new_units[key] = Unit(floor=key[0], number=row.unit, status=status, area_m2=row.area,
-                                  active=True)
+                row.kind or "", "occupied"
+            )
+            new_units[key] = Unit(
+                floor=key[0], number=row.unit, status=status, area_m2=row.area, active=True
+            )
             continue
         changes: dict = {}
         if row.status and row.status != existing["status"]:
@@ -661,7 +773,7 @@ async def _apply(site_id: int, rows: list[Row], errors: _Errors) -> ImportReport
             report.units_unchanged += 1
     keys = list(new_units)
     for start in range(0, len(keys), INSERT_CHUNK):
-        chunk = keys[start:start + INSERT_CHUNK]
+        chunk = keys[start : start + INSERT_CHUNK]
         inserted = await Unit.insert(*[new_units[k] for k in chunk])
         for key, result in zip(chunk, inserted, strict=True):
             unit_id[key] = result["id"]
@@ -682,11 +794,21 @@ async def _apply(site_id: int, rows: list[Row], errors: _Errors) -> ImportReport
         if existing is None:
             template = pick_template(kind, row.type_code)
             report.checkpoints_without_template += template is None
-            new_cps.append(Checkpoint(
-                site=site_id, code=row.code, kind=kind, type_code=row.type_code, name=name,
-                building=building["id"], floor=floor, unit=unit, template=template,
-                active=True, updated_at=now,
-            ))
+            new_cps.append(
+                Checkpoint(
+                    site=site_id,
+                    code=row.code,
+                    kind=kind,
+                    type_code=row.type_code,
+                    name=name,
+                    building=building["id"],
+                    floor=floor,
+                    unit=unit,
+                    template=template,
+                    active=True,
+                    updated_at=now,
+                )
+            )
             continue
         wanted = {
             Checkpoint.kind: kind,
@@ -699,8 +821,7 @@ async def _apply(site_id: int, rows: list[Row], errors: _Errors) -> ImportReport
             existing["template"] is None
         ):
             wanted[Checkpoint.template] = pick_template(kind, row.type_code)
-        changes = {col: value for col, value in wanted.items()
-                   if existing[col._meta.name] != value}
+        changes = {col: value for col, value in wanted.items() if existing[col._meta.name] != value}
         template_now = changes.get(Checkpoint.template, existing["template"])
         report.checkpoints_without_template += template_now is None
         if changes:
@@ -710,6 +831,6 @@ async def _apply(site_id: int, rows: list[Row], errors: _Errors) -> ImportReport
         else:
             report.checkpoints_unchanged += 1
     for start in range(0, len(new_cps), INSERT_CHUNK):
-        await Checkpoint.insert(*new_cps[start:start + INSERT_CHUNK])
+        await Checkpoint.insert(*new_cps[start : start + INSERT_CHUNK])
     report.checkpoints_created = len(new_cps)
     return report

@@ -17,6 +17,10 @@ async def migrate(database_url: str) -> None:
 
     importlib.reload(server.piccolo_conf)
     from piccolo.apps.migrations.commands.forwards import run_forwards
+    from piccolo.apps.migrations.tables import Migration
+
+    # Piccolo's own bookkeeping table keeps the first engine it found; give it this database's.
+    Migration._meta.db = server.piccolo_conf.DB
 
     result = await run_forwards(app_name="all", migration_id="all", fake=False)
     if not result.success:

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from litestar.testing import AsyncTestClient
 
 from server.app import create_app
 from server.settings import Settings
@@ -50,6 +49,9 @@ def _database_kind() -> str:
 
 
 def pytest_collection_modifyitems(config, items):
+    # Playwright's sync API holds the thread's event loop while the browser is open, so browser
+    # tests run last, after every async test.
+    items.sort(key=lambda item: "browser" in item.keywords)
     if _database_kind() != "postgres":
         skip = pytest.mark.skip(reason="needs PostgreSQL (XUNJIAN_TEST_DATABASE_URL)")
         for item in items:
@@ -115,9 +117,24 @@ async def app(settings, migrated):
     from server.reference import ensure_reference_data
 
     application = create_app(settings)
-    async with AsyncTestClient(application):
-        await ensure_reference_data()
-        yield application
+    # The lifespan runs in the tests' own event loop, so the engine's connections (asyncpg's
+    # pool on PostgreSQL) belong to the loop the factories use too. It is entered and left in one
+    # task of its own: anyio's cancel scopes must not cross tasks.
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def run_lifespan():
+        async with application.lifespan():
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(run_lifespan())
+    await asyncio.wait({task, asyncio.create_task(started.wait())}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        task.result()  # start-up failed: raise its error here
+    await ensure_reference_data()
+    yield application
+    stop.set()
+    await task
 
 
 _addresses = itertools.count(1)
@@ -351,7 +368,7 @@ def artifacts_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def browser():
+def browser(live_server):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

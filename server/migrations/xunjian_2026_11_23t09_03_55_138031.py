@@ -29,6 +29,20 @@ class UserReference(Table, tablename="xj_user", schema=None):
     id = Serial(null=False, primary_key=True, unique=False, index=False, db_column_name="id")
 
 
+class InspectionReference(Table, tablename="inspection", schema=None):
+    """Inspections are keyed by the phone's UUID, so foreign keys to them are UUIDs."""
+
+    id = UUID(null=False, primary_key=True, unique=False, index=False, db_column_name="id")
+
+
+class PhotoReference(Table, tablename="photo", schema=None):
+    """Photos are keyed by the SHA-256 of their bytes."""
+
+    sha256 = Varchar(
+        length=64, null=False, primary_key=True, unique=False, index=False, db_column_name="sha256"
+    )
+
+
 ID = "2026-11-23T09:03:55:138031"
 VERSION = "1.38.0"
 DESCRIPTION = "Initial schema: locations, accounts, checkpoints, templates, inspections, photos"
@@ -1182,7 +1196,7 @@ async def forwards():
         column_class_name="ForeignKey",
         column_class=ForeignKey,
         params={
-            "references": "Inspection",
+            "references": InspectionReference,
             "on_delete": OnDelete.cascade,
             "on_update": OnUpdate.cascade,
             "target_column": None,
@@ -1671,7 +1685,7 @@ async def forwards():
         column_class_name="ForeignKey",
         column_class=ForeignKey,
         params={
-            "references": "Inspection",
+            "references": InspectionReference,
             "on_delete": OnDelete.cascade,
             "on_update": OnUpdate.cascade,
             "target_column": None,
@@ -1717,7 +1731,7 @@ async def forwards():
         column_class_name="ForeignKey",
         column_class=ForeignKey,
         params={
-            "references": "Photo",
+            "references": PhotoReference,
             "on_delete": OnDelete.restrict,
             "on_update": OnUpdate.cascade,
             "target_column": None,

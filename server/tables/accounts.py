@@ -27,22 +27,24 @@ class Department(Table):
 class User(BaseUser, tablename="xj_user"):
     display_name = Varchar(length=50, default="")
     role = Varchar(length=16, default="patrol", help_text=" | ".join(ROLES))
-    department = ForeignKey("Department", on_delete=OnDelete.set_null, null=True)
+    department = ForeignKey(
+        "server.tables.accounts.Department", on_delete=OnDelete.set_null, null=True
+    )
     phone = Varchar(length=32, default="")
 
 
 class SiteMembership(Table):
     """Which sites a user works on; every read and write is scoped by it."""
 
-    user = ForeignKey("User", on_delete=OnDelete.cascade, null=False)
-    site = ForeignKey("Site", on_delete=OnDelete.cascade, null=False)
+    user = ForeignKey("server.tables.accounts.User", on_delete=OnDelete.cascade, null=False)
+    site = ForeignKey("server.tables.sites.Site", on_delete=OnDelete.cascade, null=False)
 
 
 class AuthSession(Table):
     """A login on one device. Only a hash of the cookie token is stored."""
 
     token_hash = Varchar(length=64, unique=True)
-    user = ForeignKey("User", on_delete=OnDelete.cascade, null=False)
+    user = ForeignKey("server.tables.accounts.User", on_delete=OnDelete.cascade, null=False)
     created_at = Timestamptz()
     expires_at = Timestamptz()
     last_seen_at = Timestamptz()

@@ -33,7 +33,7 @@ class ChecklistTemplate(Table):
         help_text="Facility or sign type this template is for; empty = any.",
     )
     inspecting_department = ForeignKey(
-        "Department",
+        "server.tables.accounts.Department",
         on_delete=OnDelete.set_null,
         null=True,
         help_text="Renovation only: whose inspection this is.",
@@ -56,13 +56,15 @@ class ChecklistTemplate(Table):
 class TemplateItem(Table):
     """One line of a checklist."""
 
-    template = ForeignKey("ChecklistTemplate", on_delete=OnDelete.cascade, null=False)
+    template = ForeignKey(
+        "server.tables.checkpoints.ChecklistTemplate", on_delete=OnDelete.cascade, null=False
+    )
     position = Integer(default=0)
     code = Varchar(length=48, help_text="Stable within the template; phones send it back.")
     text_zh = Varchar(length=200)
     text_en = Varchar(length=200)
     department = ForeignKey(
-        "Department",
+        "server.tables.accounts.Department",
         on_delete=OnDelete.set_null,
         null=True,
         help_text="Who must act when this item fails (gets the work order).",
@@ -78,15 +80,17 @@ class TemplateItem(Table):
 class Checkpoint(Table):
     """巡检点: a facility, vacant unit, sign or renovation site with a QR label."""
 
-    site = ForeignKey("Site", on_delete=OnDelete.cascade, null=False)
+    site = ForeignKey("server.tables.sites.Site", on_delete=OnDelete.cascade, null=False)
     code = Varchar(length=24, help_text="Short, human-typable; unique within the site.")
     kind = Varchar(length=16, help_text=" | ".join(CHECKPOINT_KINDS))
     type_code = Varchar(length=48, default="", help_text="Facility or sign type, e.g. hydrant.")
     name = Varchar(length=100, help_text="Chinese name shown on the label and the phone.")
-    building = ForeignKey("Building", on_delete=OnDelete.cascade, null=True)
-    floor = ForeignKey("Floor", on_delete=OnDelete.cascade, null=True)
-    unit = ForeignKey("Unit", on_delete=OnDelete.set_null, null=True)
-    template = ForeignKey("ChecklistTemplate", on_delete=OnDelete.set_null, null=True)
+    building = ForeignKey("server.tables.sites.Building", on_delete=OnDelete.cascade, null=True)
+    floor = ForeignKey("server.tables.sites.Floor", on_delete=OnDelete.cascade, null=True)
+    unit = ForeignKey("server.tables.sites.Unit", on_delete=OnDelete.set_null, null=True)
+    template = ForeignKey(
+        "server.tables.checkpoints.ChecklistTemplate", on_delete=OnDelete.set_null, null=True
+    )
     plan_x = Float(
         null=True, default=None, help_text="Position on the floor plan, 0..1 from the left."
     )

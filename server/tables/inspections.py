@@ -23,7 +23,7 @@ class Photo(Table):
     height = Integer()
     path = Varchar(length=200, help_text="Relative to the photo store.")
     thumb_path = Varchar(length=200)
-    uploaded_by = ForeignKey("User", on_delete=OnDelete.set_null, null=True)
+    uploaded_by = ForeignKey("server.tables.accounts.User", on_delete=OnDelete.set_null, null=True)
     created_at = Timestamptz()
 
 
@@ -31,8 +31,10 @@ class Inspection(Table):
     """One check of one checkpoint. The id is the UUID the phone made: the sync identity."""
 
     id = UUID(primary_key=True)
-    checkpoint = ForeignKey("Checkpoint", on_delete=OnDelete.restrict, null=False)
-    inspector = ForeignKey("User", on_delete=OnDelete.restrict, null=False)
+    checkpoint = ForeignKey(
+        "server.tables.checkpoints.Checkpoint", on_delete=OnDelete.restrict, null=False
+    )
+    inspector = ForeignKey("server.tables.accounts.User", on_delete=OnDelete.restrict, null=False)
     device_time = Timestamptz(help_text="When the phone says the check was made.")
     received_at = Timestamptz(help_text="When the server stored it.")
     source = Varchar(length=8, help_text="scan | manual (manual = typed code, unverified)")
@@ -47,7 +49,9 @@ class Inspection(Table):
 
 
 class ItemResult(Table):
-    inspection = ForeignKey("Inspection", on_delete=OnDelete.cascade, null=False)
+    inspection = ForeignKey(
+        "server.tables.inspections.Inspection", on_delete=OnDelete.cascade, null=False
+    )
     item_code = Varchar(length=48)
     result = Varchar(length=4, help_text="pass | fail | na")
     note = Text(default="")
@@ -55,6 +59,8 @@ class ItemResult(Table):
 
 
 class InspectionPhoto(Table):
-    inspection = ForeignKey("Inspection", on_delete=OnDelete.cascade, null=False)
+    inspection = ForeignKey(
+        "server.tables.inspections.Inspection", on_delete=OnDelete.cascade, null=False
+    )
     item_code = Varchar(length=48, default="", help_text="Empty for a photo of the whole check.")
-    photo = ForeignKey("Photo", on_delete=OnDelete.restrict, null=False)
+    photo = ForeignKey("server.tables.inspections.Photo", on_delete=OnDelete.restrict, null=False)

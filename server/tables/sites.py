@@ -33,7 +33,7 @@ class Site(Table):
 class Building(Table):
     """楼栋."""
 
-    site = ForeignKey("Site", on_delete=OnDelete.cascade, null=False)
+    site = ForeignKey("server.tables.sites.Site", on_delete=OnDelete.cascade, null=False)
     code = Varchar(length=16, help_text="Short code used in checkpoint codes, e.g. 'A'.")
     name = Varchar(length=50, help_text="e.g. 1栋")
     floors_above = Integer(default=1)
@@ -48,7 +48,7 @@ class Building(Table):
 class Floor(Table):
     """楼层. ``level`` is signed: -1 is B1, 1 is the ground floor, 0 is not used."""
 
-    building = ForeignKey("Building", on_delete=OnDelete.cascade, null=False)
+    building = ForeignKey("server.tables.sites.Building", on_delete=OnDelete.cascade, null=False)
     level = Integer()
     name = Varchar(length=20, help_text="As printed on the floor sign, e.g. '12F' or 'B1'.")
     plan_image = Varchar(
@@ -66,7 +66,7 @@ class Floor(Table):
 class Unit(Table):
     """房号, with its occupancy status (occupied / 空置 vacant / 装修中 renovating)."""
 
-    floor = ForeignKey("Floor", on_delete=OnDelete.cascade, null=False)
+    floor = ForeignKey("server.tables.sites.Floor", on_delete=OnDelete.cascade, null=False)
     number = Varchar(length=20, help_text="e.g. 1203")
     status = Varchar(
         length=12, default="occupied", choices=None, help_text="occupied | vacant | renovating"
