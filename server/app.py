@@ -11,6 +11,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from piccolo.engine.postgres import PostgresEngine
 
+from server.admin import admin_mount
 from server.db import bind_engine, enable_sqlite_wal, make_engine
 from server.errors import EXCEPTION_HANDLERS
 from server.guards import SessionAuthenticationMiddleware
@@ -49,6 +50,7 @@ def create_app(settings: Settings) -> Litestar:
             healthz,
             *WEB_HANDLERS,
             *static_routers(),
+            admin_mount(settings),
         ],
         middleware=[
             DefineMiddleware(

@@ -119,3 +119,14 @@ async def test_created_user_can_log_in_and_is_member_of_the_site(
     assert response.status_code == 200
     assert response.json()["display_name"] == "王师傅"
     assert [s["code"] for s in response.json()["sites"]] == [site.code]
+
+
+async def test_back_office_is_mounted_under_admin(make_client):
+    client = make_client()
+    page = await client.get("/admin/")
+    assert page.status_code == 200
+    assert "text/html" in page.headers["content-type"]
+    redirect = await client.get("/admin")
+    assert redirect.status_code == 308
+    # Its API wants the back office's own login, which only admins get.
+    assert (await client.get("/admin/api/tables/")).status_code in (401, 403)
