@@ -7,15 +7,12 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
-from piccolo.engine.postgres import PostgresEngine
 from piccolo_api.session_auth.tables import SessionsBase
 
-from server.admin import SITE_NAME, admin_mount, allowed_hosts
+from server.admin import SITE_NAME, allowed_hosts
 from server.auth import load_current_user, open_session
-from server.db import all_tables, bind_engine, make_engine
 from server.tables.accounts import AuthSession, User
 from server.tables.checkpoints import Checkpoint
 from server.tables.sites import Site
@@ -25,24 +22,11 @@ pytestmark = pytest.mark.api
 PASSWORD = "admin-test-pw-1"
 
 
-@pytest.fixture(scope="module")
-async def admin_app(settings, migrated):
-    """A small Litestar app with only the back office mounted, as server/app.py will mount it."""
-    engine = make_engine(migrated)
-    saved = {table: table._meta._db for table in all_tables()}
-    if isinstance(engine, PostgresEngine):
-        await engine.start_connection_pool(min_size=1, max_size=4)
-    bind_engine(engine)
-    yield Litestar(route_handlers=[admin_mount(settings)])
-    for table, db in saved.items():
-        table._meta._db = db
-    if isinstance(engine, PostgresEngine):
-        await engine.close_connection_pool()
-
-
 @pytest.fixture
-async def client(admin_app):
-    async with AsyncTestClient(admin_app, base_url="http://testserver.local") as test_client:
+async def client(app):
+    """The real app (which mounts the back office), driven over ASGI in the tests' own loop."""
+    transport = httpx.ASGITransport(app=app, client=("10.8.0.1", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as test_client:
         yield test_client
 
 
