@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pg_databases import recreate_database
 
 from server.app import create_app
 from server.settings import Settings
@@ -68,26 +69,9 @@ def data_dir(tmp_path_factory) -> Path:
 def database_url(data_dir) -> str:
     url = os.environ.get("XUNJIAN_TEST_DATABASE_URL")
     if url:
-        _recreate_postgres_database(url)
+        asyncio.run(recreate_database(url))
         return url
     return f"sqlite:///{data_dir / 'test.sqlite3'}"
-
-
-def _recreate_postgres_database(url: str) -> None:
-    """Each run starts from an empty database so results never depend on a previous run."""
-    import asyncpg
-
-    base, _, name = url.rpartition("/")
-
-    async def recreate():
-        admin = await asyncpg.connect(f"{base}/postgres")
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await admin.close()
-
-    asyncio.run(recreate())
 
 
 @pytest.fixture(scope="session")
@@ -128,7 +112,9 @@ async def app(settings, migrated):
             await stop.wait()
 
     task = asyncio.create_task(run_lifespan())
-    await asyncio.wait({task, asyncio.create_task(started.wait())}, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait(
+        {task, asyncio.create_task(started.wait())}, return_when=asyncio.FIRST_COMPLETED
+    )
     if task.done():
         task.result()  # start-up failed: raise its error here
     await ensure_reference_data()

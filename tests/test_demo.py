@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import asdict
 
 import pytest
+from pg_databases import drop_database, recreate_database
 
 from server.settings import Settings
 
@@ -21,29 +22,6 @@ pytestmark = pytest.mark.api
 DEMO_PASSWORD = "demo-pass-42"
 CODE_SHAPE = re.compile(r"[A-Z0-9-]{1,12}")
 SOURCE_SHAPE = re.compile(r"^00[0-4] \S")
-
-
-async def _recreate_postgres(url: str) -> None:
-    import asyncpg
-
-    base, _, name = url.rpartition("/")
-    admin = await asyncpg.connect(f"{base}/postgres")
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-
-
-async def _drop_postgres(url: str) -> None:
-    import asyncpg
-
-    base, _, name = url.rpartition("/")
-    admin = await asyncpg.connect(f"{base}/postgres")
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +38,7 @@ async def fresh_db(tmp_path_factory):
     shared = os.environ.get("XUNJIAN_TEST_DATABASE_URL", "")
     if shared.startswith(("postgres://", "postgresql://")):
         url = f"{shared}_demo"
-        await _recreate_postgres(url)
+        await recreate_database(url)
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('demo-db') / 'demo.sqlite3'}"
     await migrate(url)
@@ -73,7 +51,7 @@ async def fresh_db(tmp_path_factory):
     finally:
         if isinstance(engine, PostgresEngine):
             await engine.close_connection_pool()
-            await _drop_postgres(url)
+            await drop_database(url)
         for table, db in saved_engines.items():
             table._meta._db = db
         for name, value in saved_env.items():
