@@ -7,6 +7,7 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
+from litestar.params import JSONBody
 
 from server.auth import COOKIE_NAME, CurrentUser, authenticate, close_session, open_session
 from server.sites import sites_of
@@ -67,7 +68,7 @@ class AuthController(Controller):
     tags = ["auth"]
 
     @post("/auth/login", exclude_from_auth=True, status_code=200)
-    async def login(self, request: Request, data: LoginRequest) -> Response[Me]:
+    async def login(self, request: Request, data: JSONBody[LoginRequest]) -> Response[Me]:
         from server.auth import load_current_user
 
         settings = request.app.state.settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from litestar import Controller, Request, get
-from litestar.params import Parameter
+from litestar.params import FromQuery, Parameter
 
 from server import sites
 from server.routes.params import ObjectId
@@ -32,9 +32,9 @@ class SiteController(Controller):
         self,
         request: Request,
         site_id: ObjectId,
-        building: ObjectId | None = None,
-        floor: ObjectId | None = None,
-        kind: Literal["facility", "vacant_unit", "signage", "renovation"] | None = None,
+        building: FromQuery[ObjectId | None] = None,
+        floor: FromQuery[ObjectId | None] = None,
+        kind: FromQuery[Literal["facility", "vacant_unit", "signage", "renovation"] | None] = None,
         page: Annotated[int, Parameter(ge=1, le=100_000)] = 1,
         page_size: Annotated[int, Parameter(ge=1, le=500)] = 100,
     ) -> dict:

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.params import JSONBody
 
 from server import auth, users
 from server.errors import ApiError
@@ -45,7 +46,7 @@ class UserController(Controller):
         return await users.list_users(None if user.is_admin else user.site_ids)
 
     @post("/", guards=[ADMIN_ONLY])
-    async def create_user(self, data: UserCreate) -> UserCreated:
+    async def create_user(self, data: JSONBody[UserCreate]) -> UserCreated:
         user_id = await users.create_user(
             username=data.username,
             password=data.password,

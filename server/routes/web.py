@@ -33,7 +33,7 @@ def _shell() -> Response[bytes]:
     include_in_schema=False,
     sync_to_thread=False,
 )
-def shell(rest: str = "") -> Response[bytes]:
+def shell() -> Response[bytes]:
     return _shell()
 
 
