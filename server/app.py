@@ -18,6 +18,8 @@ from server.guards import SessionAuthenticationMiddleware
 from server.routes.auth import AuthController
 from server.routes.health import healthz
 from server.routes.imports import ImportController
+from server.routes.labels import LabelController
+from server.routes.scan import ScanController
 from server.routes.sites import SiteController
 from server.routes.users import UserController
 from server.routes.web import WEB_HANDLERS, static_routers
@@ -47,6 +49,8 @@ def create_app(settings: Settings) -> Litestar:
             SiteController,
             ImportController,
             UserController,
+            LabelController,
+            ScanController,
             healthz,
             *WEB_HANDLERS,
             *static_routers(),

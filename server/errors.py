@@ -33,6 +33,28 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "username_taken": ("用户名已存在", "That username is taken"),
     "weak_password": ("密码至少 8 位", "The password must have at least 8 characters"),
+    "unknown_checkpoint": (
+        "找不到该巡检点，请确认二维码或编号",
+        "No such checkpoint; check the QR code or the code",
+    ),
+    "label_revoked": (
+        "此标签已作废（已补发新标签），请扫描新标签",
+        "This label was replaced by a new one; scan the new label",
+    ),
+    "bad_signature": (
+        "标签校验失败，可能是伪造或被篡改的二维码",
+        "The label failed verification; it may be forged or altered",
+    ),
+    "not_our_label": ("这不是本系统的巡检点二维码", "This is not one of our checkpoint labels"),
+    "ambiguous_checkpoint": (
+        "多个项目都有此编号，请先选择项目",
+        "Several sites have this code; choose the site first",
+    ),
+    "no_labels": ("所选范围内没有巡检点，未生成标签", "No checkpoints match; no labels made"),
+    "too_many_labels": (
+        "一次最多打印 3000 张标签，请按楼栋或楼层分批，或使用命令行",
+        "At most 3000 labels per request; split by building or floor, or use the command line",
+    ),
     "database_unavailable": ("数据库不可用", "The database is not available"),
     "internal_error": ("服务器内部错误，请稍后再试", "Internal server error, please try again"),
 }

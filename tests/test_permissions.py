@@ -23,13 +23,22 @@ MATRIX = [
     ("POST", "/api/users", "new-user", {"admin"}),
     ("POST", "/api/users/{user}/revoke-sessions", None, {"admin"}),
     ("POST", "/api/sites/{site}/import", "import", {"admin"}),
+    ("GET", "/api/sites/{site}/labels.pdf", None, {"manager", "admin"}),
+    ("POST", "/api/scan/resolve", "scan", EVERYONE),
+    ("POST", "/api/checkpoints/{checkpoint}/reissue-label", None, {"manager", "admin"}),
     ("POST", "/api/auth/logout", None, EVERYONE),
 ]
 
 PUBLIC = {("POST", "/api/auth/login")}
 
 
-def _body(kind, role):
+def _body(kind, role, site=None, settings=None):
+    if kind == "scan" and site is not None:
+        # The genuine label of the site's first checkpoint (make_site codes it A-1-T0, version 1).
+        from qr.signing import label_url, sign
+
+        signature = sign(settings.secret_key.encode(), site.code, "A-1-T0", 1)
+        return {"json": {"text": label_url(settings.base_url, "A-1-T0", 1, signature)}}
     if kind == "new-user":
         return {
             "json": {"username": f"made-by-{role}", "password": "longenough1", "role": "patrol"}
@@ -60,7 +69,7 @@ def test_matrix_covers_every_api_route(settings):
 
 
 @pytest.mark.parametrize("role", ROLES)
-async def test_role_matrix(role, make_site, make_user, login):
+async def test_role_matrix(role, make_site, make_user, login, settings):
     site = await make_site()
     me = await make_user(
         role, sites=[site.id], department="engineering" if role == "department" else None
@@ -72,7 +81,7 @@ async def test_role_matrix(role, make_site, make_user, login):
         MATRIX, key=lambda row: row[1] == "/api/auth/logout"
     ):
         path = template.format(site=site.id, checkpoint=site.checkpoint_ids[0], user=target.id)
-        response = await client.request(method, path, **_body(body, role))
+        response = await client.request(method, path, **_body(body, role, site, settings))
         if role in allowed:
             assert response.status_code < 400, (role, method, path, response.text)
         else:

@@ -1,0 +1,24 @@
+"""Scanning a checkpoint label (signed, verified) and typing its code (manual, unverified)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, Request, post
+
+from server import labels
+
+
+class ScanRequest(msgspec.Struct, forbid_unknown_fields=True):
+    #: What the camera decoded, as is.
+    text: Annotated[str, msgspec.Meta(max_length=4096)]
+
+
+class ScanController(Controller):
+    path = "/api"
+    tags = ["scan"]
+
+    @post("/scan/resolve", status_code=200)
+    async def resolve(self, request: Request, data: ScanRequest) -> dict:
+        return await labels.resolve_scan(request.app.state.settings, request.user, data.text)
