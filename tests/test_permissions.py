@@ -25,6 +25,7 @@ MATRIX = [
     ("POST", "/api/sites/{site}/import", "import", {"admin"}),
     ("GET", "/api/sites/{site}/labels.pdf", None, {"manager", "admin"}),
     ("POST", "/api/scan/resolve", "scan", EVERYONE),
+    ("GET", "/api/checkpoints/by-code/{code}", "by-code", EVERYONE),
     ("POST", "/api/checkpoints/{checkpoint}/reissue-label", None, {"manager", "admin"}),
     ("POST", "/api/auth/logout", None, EVERYONE),
 ]
@@ -39,6 +40,9 @@ def _body(kind, role, site=None, settings=None):
 
         signature = sign(settings.secret_key.encode(), site.code, "A-1-T0", 1)
         return {"json": {"text": label_url(settings.base_url, "A-1-T0", 1, signature)}}
+    if kind == "by-code" and site is not None:
+        # Admins see every site, and every test site has A-1-T0: name the site.
+        return {"params": {"site": site.id}}
     if kind == "new-user":
         return {
             "json": {"username": f"made-by-{role}", "password": "longenough1", "role": "patrol"}
@@ -63,6 +67,7 @@ def test_matrix_covers_every_api_route(settings):
                 route.path.replace("{site_id:int}", "{site}")
                 .replace("{checkpoint_id:int}", "{checkpoint}")
                 .replace("{user_id:int}", "{user}")
+                .replace("{code:str}", "{code}")
             )
             routes.add((method, path))
     assert routes == declared
@@ -80,7 +85,9 @@ async def test_role_matrix(role, make_site, make_user, login, settings):
     for method, template, body, allowed in sorted(
         MATRIX, key=lambda row: row[1] == "/api/auth/logout"
     ):
-        path = template.format(site=site.id, checkpoint=site.checkpoint_ids[0], user=target.id)
+        path = template.format(
+            site=site.id, checkpoint=site.checkpoint_ids[0], user=target.id, code="A-1-T0"
+        )
         response = await client.request(method, path, **_body(body, role, site, settings))
         if role in allowed:
             assert response.status_code < 400, (role, method, path, response.text)
@@ -93,7 +100,7 @@ async def test_anonymous_gets_401_everywhere(make_site, make_client):
     site = await make_site()
     client = make_client()
     for method, template, body, _ in MATRIX:
-        path = template.format(site=site.id, checkpoint=site.checkpoint_ids[0], user=1)
+        path = template.format(site=site.id, checkpoint=site.checkpoint_ids[0], user=1, code="X")
         response = await client.request(method, path, **_body(body, "anon"))
         assert response.status_code == 401, (method, path)
         assert response.json()["error"]["code"] == "not_authenticated"

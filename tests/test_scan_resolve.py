@@ -145,3 +145,38 @@ async def test_body_must_be_text(make_user, make_site, login):
     client = await login(await make_user("patrol", sites=[site.id]))
     response = await client.post("/api/scan/resolve", json={"url": "x"})
     assert response.status_code == 400
+
+
+async def test_manual_entry_by_code(make_site, make_user, login):
+    first, second, stranger = await make_site(), await make_site(), await make_site()
+    await Checkpoint.update({Checkpoint.code: "ONLY-HERE"}).where(
+        Checkpoint.id == first.checkpoint_ids[0]
+    )
+    await Checkpoint.update({Checkpoint.code: "THEIRS-1"}).where(
+        Checkpoint.id == stranger.checkpoint_ids[0]
+    )
+    client = await login(await make_user("patrol", sites=[first.id, second.id]))
+
+    response = await client.get("/api/checkpoints/by-code/only-here")  # typed in lower case
+    assert response.status_code == 200, response.text
+    assert response.json()["source"] == "manual"
+    assert response.json()["checkpoint"]["id"] == first.checkpoint_ids[0]
+
+    # In both of the user's sites: the phone must say which.
+    response = await client.get("/api/checkpoints/by-code/A-1-T1")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "ambiguous_checkpoint"
+    assert {d["site_id"] for d in response.json()["error"]["detail"]} == {first.id, second.id}
+    response = await client.get("/api/checkpoints/by-code/A-1-T1", params={"site": second.id})
+    assert response.status_code == 200
+    assert response.json()["checkpoint"]["id"] == second.checkpoint_ids[1]
+
+    for path, params in (
+        ("/api/checkpoints/by-code/THEIRS-1", {}),
+        ("/api/checkpoints/by-code/A-1-T1", {"site": stranger.id}),
+        ("/api/checkpoints/by-code/NO-SUCH", {}),
+        ("/api/checkpoints/by-code/%E4%B8%AD", {}),
+    ):
+        response = await client.get(path, params=params)
+        assert response.status_code == 404, path
+        assert response.json()["error"]["code"] == "unknown_checkpoint"

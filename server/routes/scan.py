@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, Request, post
+from litestar import Controller, Request, get, post
 
 from server import labels
+from server.routes.params import ObjectId
 
 
 class ScanRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -22,3 +23,8 @@ class ScanController(Controller):
     @post("/scan/resolve", status_code=200)
     async def resolve(self, request: Request, data: ScanRequest) -> dict:
         return await labels.resolve_scan(request.app.state.settings, request.user, data.text)
+
+    @get("/checkpoints/by-code/{code:str}")
+    async def by_code(self, request: Request, code: str, site: ObjectId | None = None) -> dict:
+        """Manual entry of the code printed under the QR (damaged label): unverified."""
+        return await labels.checkpoint_by_code(request.user, code, site)
