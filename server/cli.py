@@ -1,4 +1,4 @@
-"""The ``xunjian`` command: migrate, demo, serve, create-user."""
+"""The ``xunjian`` command: migrate, demo, serve, create-user, labels."""
 
 from __future__ import annotations
 
@@ -120,6 +120,56 @@ def cmd_create_user(settings: Settings, args) -> int:
     return 0
 
 
+def cmd_labels(settings: Settings, args) -> int:
+    from pathlib import Path
+
+    from qr.sheets import LAYOUTS, FontNotFoundError, write_pdf, write_png
+    from server import labels
+
+    output = Path(args.output)
+    suffix = output.suffix.lower()
+    if suffix not in (".pdf", ".png"):
+        print("输出文件须为 .pdf 或 .png / -o must end in .pdf or .png", file=sys.stderr)
+        return 2
+
+    async def collect():
+        site = await labels.site_by_code_or_name(args.site)
+        building = floor = None
+        if args.building is not None:
+            building = (await labels.building_in_site(site["id"], args.building))["id"]
+        if args.floor is not None:
+            floor = (await labels.floor_in_site(site["id"], building, args.floor))["id"]
+        items = await labels.labels_for(
+            settings, site["id"], building=building, floor=floor, kind=args.kind
+        )
+        return site, items
+
+    try:
+        site, items = asyncio.run(_with_engine(settings, collect))
+    except LookupError as error:
+        print(error.args[0], file=sys.stderr)
+        return 2
+    if not items:
+        print("所选范围内没有巡检点 / no checkpoints match", file=sys.stderr)
+        return 2
+    layout = LAYOUTS[args.layout]
+    try:
+        if suffix == ".pdf":
+            pages = write_pdf(items, layout, output)
+            files = [output]
+        else:
+            files = write_png(items, layout, output)
+            pages = len(files)
+    except FontNotFoundError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(
+        f"{site['name']}: {len(items)} 张标签，{pages} 页 / {len(items)} labels, {pages} pages → "
+        + ", ".join(str(f) for f in files)
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xunjian", description="巡检 Xunjian field inspection server"
@@ -142,6 +192,15 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--display-name")
     create.add_argument("--department", help="engineering | security | cleaning | customer_service")
     create.add_argument("--site", action="append", help="site code; repeat for several")
+    label = sub.add_parser("labels", help="print checkpoint QR labels to a PDF or PNG(s)")
+    label.add_argument("--site", help="site code or name; may be omitted when there is one site")
+    label.add_argument("--building", help="building code or name, e.g. 1 or 1栋")
+    label.add_argument("--floor", help="floor name as printed, e.g. 12F or B1")
+    label.add_argument("--kind", choices=["facility", "vacant_unit", "signage", "renovation"])
+    label.add_argument("--layout", choices=["dense", "plate"], default="dense")
+    label.add_argument(
+        "-o", "--output", required=True, help="labels.pdf, or labels.png (one PNG per page)"
+    )
     return parser
 
 
@@ -150,6 +209,7 @@ COMMANDS = {
     "demo": cmd_demo,
     "serve": cmd_serve,
     "create-user": cmd_create_user,
+    "labels": cmd_labels,
 }
 
 
