@@ -28,6 +28,15 @@ class UserCreate(msgspec.Struct, forbid_unknown_fields=True):
     sites: list[str] = []
 
 
+class UserRead(msgspec.Struct):
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    active: bool
+    department: str | None
+
+
 class UserCreated(msgspec.Struct):
     id: int
 
@@ -41,9 +50,10 @@ class UserController(Controller):
     tags = ["users"]
 
     @get("/", guards=[MANAGERS])
-    async def list_users(self, request: Request) -> list[dict]:
+    async def list_users(self, request: Request) -> list[UserRead]:
         user = request.user
-        return await users.list_users(None if user.is_admin else user.site_ids)
+        rows = await users.list_users(None if user.is_admin else user.site_ids)
+        return msgspec.convert(rows, list[UserRead])
 
     @post("/", guards=[ADMIN_ONLY])
     async def create_user(self, data: JSONBody[UserCreate]) -> UserCreated:
