@@ -180,3 +180,27 @@ async def test_manual_entry_by_code(make_site, make_user, login):
         response = await client.get(path, params=params)
         assert response.status_code == 404, path
         assert response.json()["error"]["code"] == "unknown_checkpoint"
+
+
+async def test_verify_label_against_one_site(settings, make_site):
+    from server.errors import ApiError
+    from server.labels import verify_label
+
+    site, other = await make_site(), await make_site()
+    signature = sign(settings.secret_key.encode("utf-8"), site.code, "A-1-T0", 1)
+    for site_ref in (site.id, site.code):
+        row = await verify_label(settings, site_ref, "A-1-T0", 1, signature)
+        assert row["id"] == site.checkpoint_ids[0]
+    await Checkpoint.update({Checkpoint.label_version: 2}).where(
+        Checkpoint.id == site.checkpoint_ids[0]
+    )
+    for args, status, code in (
+        ((site.id, "A-1-T0", 1, signature), 409, "label_revoked"),
+        ((site.id, "A-1-T0", 1, _tamper(signature)), 403, "bad_signature"),
+        ((other.code, "A-1-T0", 1, signature), 403, "bad_signature"),
+        ((site.code, "ZZ-9", 1, signature), 404, "unknown_checkpoint"),
+        (("NO-SUCH-SITE", "A-1-T0", 1, signature), 404, "unknown_checkpoint"),
+    ):
+        with pytest.raises(ApiError) as raised:
+            await verify_label(settings, *args)
+        assert (raised.value.status_code, raised.value.code) == (status, code), args
