@@ -9,7 +9,7 @@
 //   shell; /static/ and /vendor/ → cache first; /api/ → not touched (network only; the page
 //   handles offline itself). Everything else goes to the network as if there were no worker.
 
-const VERSION = "1";
+const VERSION = "2";
 const PREFIX = "xunjian-shell-";
 const CACHE = `${PREFIX}v${VERSION}`;
 
@@ -26,6 +26,9 @@ const SHELL = [
   "/static/i18n.js",
   "/static/pages/login.js",
   "/static/pages/home.js",
+  "/static/pages/scan.js",
+  "/static/scan-worker.js",
+  "/vendor/jsqr/dist/jsQR.js",
   "/static/icons/icon-192.png",
   "/static/icons/icon-512.png",
   "/static/icons/maskable-192.png",
