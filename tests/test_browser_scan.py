@@ -362,3 +362,31 @@ def test_camera_refused_leaves_manual_entry(camera, live_server, demo_label, art
     page.get_by_test_id("scan-manual-submit").click()
     expect(page).to_have_url(re.compile(rf"/c/{re.escape(demo_label['code'])}\?manual=1$"))
     assert page.errors == []
+
+
+# Android Chrome's BarcodeDetector, which headless Chromium on Linux lacks: a stand-in with the same
+# surface (getSupportedFormats, detect(source) → [{rawValue}]) that reads nothing until the camera
+# has delivered a real frame, so the scanner's native path is exercised end to end.
+FAKE_DETECTOR = """
+window.BarcodeDetector = class {
+  static async getSupportedFormats() { return ['qr_code', 'ean_13']; }
+  constructor(options) { this.formats = options.formats; window.__scan.detectorFormats = options.formats; }
+  async detect(source) {
+    window.__scan.detectCalls = (window.__scan.detectCalls || 0) + 1;
+    if (!(source instanceof HTMLVideoElement) || source.videoWidth === 0) return [];
+    return window.__scan.detectCalls < 3 ? [] : [{ rawValue: window.__scanLabel, format: 'qr_code' }];
+  }
+};
+"""
+
+
+def test_native_barcode_detector_is_preferred(camera, live_server, demo_label):
+    page = open_page(camera(Image.new("RGB", FRAME, (GREY, GREY, GREY))))
+    page.context.add_init_script(f"window.__scanLabel = {demo_label['url']!r};" + FAKE_DETECTOR)
+    login_to(page, live_server, "/app/scan")
+    expect(page).to_have_url(label_path_re(demo_label), timeout=DECODE_TIMEOUT_MS)
+    assert decoders(page)[-1] == "barcode-detector"
+    assert page.evaluate("window.__scan.detectorFormats") == ["qr_code"]
+    assert page.evaluate("window.__scan.detectCalls") >= 3
+    assert_camera_released(page)
+    assert page.errors == []
