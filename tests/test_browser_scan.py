@@ -236,7 +236,7 @@ def test_offline_scan_opens_the_label_as_printed(camera, live_server, demo_label
 
 
 def test_rejected_label_shows_the_servers_reason_and_scanning_resumes(
-    camera, live_server, demo_label
+    camera, live_server, demo_label, artifacts_dir
 ):
     forged = label_url(live_server.url, demo_label["code"], demo_label["version"], "A" * 11)
     page = open_page(camera(label_frame(forged)))
@@ -256,6 +256,7 @@ def test_rejected_label_shows_the_servers_reason_and_scanning_resumes(
     expect(page.get_by_test_id("scan-message-code")).to_contain_text(demo_label["code"])
     expect(screen).to_have_attribute("data-state", "message")
     assert page.url.endswith("/app/scan")
+    page.screenshot(path=str(artifacts_dir / "scan-390-rejected.png"))
 
     page.get_by_test_id("scan-continue").click()
     expect(message).to_be_hidden()
