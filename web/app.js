@@ -6,6 +6,7 @@ import { h } from "./dom.js";
 import { getLang, setLang, t } from "./i18n.js";
 import * as homePage from "./pages/home.js";
 import * as loginPage from "./pages/login.js";
+import * as labelsPage from "./pages/labels.js";
 import * as scanPage from "./pages/scan.js";
 
 const ME_KEY = "xunjian.me";
@@ -38,6 +39,8 @@ const ROUTES = [
     title: () => t("app.name") },
   { name: "scan", pattern: /^\/app\/scan\/?$/, auth: true, render: scanPage.render,
     title: () => t("scan.title") },
+  { name: "labels", pattern: /^\/app\/labels\/?$/, auth: true, render: labelsPage.render,
+    title: () => t("labels.title") },
   { name: "checkpoint", pattern: /^\/c\/(?<code>[^/]+)\/?$/, auth: true, render: renderCheckpoint,
     title: () => t("checkpoint.title") },
 ];

@@ -9,7 +9,7 @@
 //   shell; /static/ and /vendor/ → cache first; /api/ → not touched (network only; the page
 //   handles offline itself). Everything else goes to the network as if there were no worker.
 
-const VERSION = "2";
+const VERSION = "3";
 const PREFIX = "xunjian-shell-";
 const CACHE = `${PREFIX}v${VERSION}`;
 
@@ -27,6 +27,7 @@ const SHELL = [
   "/static/pages/login.js",
   "/static/pages/home.js",
   "/static/pages/scan.js",
+  "/static/pages/labels.js",
   "/static/scan-worker.js",
   "/vendor/jsqr/dist/jsQR.js",
   "/static/icons/icon-192.png",

@@ -1,0 +1,79 @@
+"""A manager prints labels from the phone: pick building, floor and kind, get the PDF; a patrol
+does not see the screen's tile. Real Chromium against the real server with the demo site."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+from pypdf import PdfReader
+
+pytestmark = pytest.mark.browser
+
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+    "device_scale_factor": 2,
+    "locale": "zh-CN",
+    "accept_downloads": True,
+}
+
+
+def login(page, base_url, username, password):
+    page.goto(f"{base_url}/app/login")
+    page.get_by_test_id("login-username").fill(username)
+    page.get_by_test_id("login-password").fill(password)
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("home-screen")).to_be_visible()
+
+
+@pytest.fixture
+def phone(live_server, browser):
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == [], errors
+
+
+def test_manager_downloads_the_labels_of_one_floor(phone, live_server, artifacts_dir):
+    login(phone, live_server.url, "manager", live_server.demo_password)
+    phone.get_by_test_id("tile-labels").click()
+    expect(phone.get_by_test_id("labels-screen")).to_be_visible()
+    phone.get_by_test_id("labels-building").select_option(label="1栋")
+    phone.get_by_test_id("labels-floor").select_option(label="12F")
+    phone.get_by_test_id("labels-kind").select_option("facility")
+    phone.screenshot(path=str(artifacts_dir / "labels-390.png"))
+    with phone.expect_download() as pending:
+        phone.get_by_test_id("labels-download").click()
+    download = pending.value
+    assert download.suggested_filename.endswith(".pdf")
+    data = Path(download.path()).read_bytes()
+    assert data.startswith(b"%PDF")
+    # One floor's facilities fit on one dense page (24 labels).
+    assert len(PdfReader(io.BytesIO(data)).pages) == 1
+    expect(phone.get_by_test_id("labels-status")).to_contain_text("已下载")
+
+
+def test_a_refusal_is_shown_in_the_persons_language(phone, live_server):
+    login(phone, live_server.url, "manager", live_server.demo_password)
+    phone.goto(f"{live_server.url}/app/labels")
+    # The renovation units are not on 1栋 12F in the demo: nothing to print → the server's reason.
+    phone.get_by_test_id("labels-building").select_option(label="1栋")
+    phone.get_by_test_id("labels-floor").select_option(label="12F")
+    phone.get_by_test_id("labels-kind").select_option("renovation")
+    phone.get_by_test_id("labels-download").click()
+    status = phone.get_by_test_id("labels-status")
+    expect(status).to_have_class("status form-error")
+    assert status.inner_text().strip()
+
+
+def test_patrol_has_no_labels_tile(phone, live_server):
+    login(phone, live_server.url, "patrol", live_server.demo_password)
+    expect(phone.get_by_test_id("tile-scan")).to_be_visible()
+    expect(phone.get_by_test_id("tile-labels")).to_have_count(0)
