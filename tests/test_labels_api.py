@@ -343,3 +343,34 @@ async def test_cli_errors(settings, make_site, tmp_path):
     code, _, err = await _cli(settings, "--site", site.code, "-o", str(tmp_path / "x.svg"))
     assert code == 2 and ".pdf" in err
     assert not os.path.exists(target)
+
+
+async def test_a_demo_floor_prints_and_every_label_scans(settings, make_user, login, tmp_path):
+    """The demo site's 1栋 12F (facilities and signage): render the sheet, decode each label with
+    an independent decoder, and have the server accept each one as the right checkpoint."""
+    from server.demo import load_demo
+    from server.tables.sites import Building, Floor, Site
+
+    await load_demo(settings)  # idempotent: the browser tests' server uses the same demo
+    site = await Site.select(Site.id).where(Site.code == "DEMO").first()
+    building = (
+        await Building.select(Building.id)
+        .where((Building.site == site["id"]) & (Building.name == "1栋"))
+        .first()
+    )
+    floor = (
+        await Floor.select(Floor.id)
+        .where((Floor.building == building["id"]) & (Floor.name == "12F"))
+        .first()
+    )
+    floor_labels = await labels.labels_for(settings, site["id"], floor=floor["id"])
+    assert len(floor_labels) >= 20  # extinguisher, hydrant, fire doors, lobby, signs, units…
+    pages = write_png(floor_labels, LAYOUTS["dense"], tmp_path / "demo-12f.png")
+    decoded = [text for page in pages for text in _decode(Image.open(page))]
+    assert sorted(decoded) == sorted(label.url for label in floor_labels)
+
+    client = await login(await make_user("patrol", sites=[site["id"]]))
+    for text in decoded:
+        response = await client.post("/api/scan/resolve", json={"text": text})
+        assert response.status_code == 200, response.text
+        assert response.json()["checkpoint"]["floor"]["name"] == "12F"
