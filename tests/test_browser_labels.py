@@ -77,3 +77,48 @@ def test_patrol_has_no_labels_tile(phone, live_server):
     login(phone, live_server.url, "patrol", live_server.demo_password)
     expect(phone.get_by_test_id("tile-scan")).to_be_visible()
     expect(phone.get_by_test_id("tile-labels")).to_have_count(0)
+
+
+def test_manager_reissues_a_damaged_label_and_the_old_one_is_refused(phone, live_server):
+    import httpx
+
+    from qr.signing import label_url, sign
+
+    login(phone, live_server.url, "manager", live_server.demo_password)
+    api = httpx.Client(base_url=live_server.url)
+    api.post("/api/auth/login", json={"username": "manager", "password": live_server.demo_password})
+    site = api.get("/api/me").json()["sites"][0]
+    # Page 7: a checkpoint no other browser test signs a label for (re-issuing retires its label).
+    checkpoint = api.get(
+        f"/api/sites/{site['id']}/checkpoints",
+        params={"kind": "signage", "page_size": 1, "page": 7},
+    ).json()["items"][0]
+    secret = live_server.env["XUNJIAN_SECRET_KEY"].encode()
+    version = checkpoint["label_version"]
+    old = label_url(
+        live_server.url,
+        checkpoint["code"],
+        version,
+        sign(secret, site["code"], checkpoint["code"], version),
+    )
+    assert api.post("/api/scan/resolve", json={"text": old}).status_code == 200
+
+    phone.goto(old)
+    expect(phone.get_by_test_id("checkpoint-screen")).to_be_visible()
+    phone.once("dialog", lambda dialog: dialog.accept())
+    with phone.expect_download() as pending:
+        phone.get_by_test_id("reissue-label").click()
+    data = Path(pending.value.path()).read_bytes()
+    assert data.startswith(b"%PDF")
+    assert len(PdfReader(io.BytesIO(data)).pages) == 1
+
+    refused = api.post("/api/scan/resolve", json={"text": old})
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "label_revoked"
+    new = label_url(
+        live_server.url,
+        checkpoint["code"],
+        version + 1,
+        sign(secret, site["code"], checkpoint["code"], version + 1),
+    )
+    assert api.post("/api/scan/resolve", json={"text": new}).status_code == 200

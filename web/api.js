@@ -104,6 +104,49 @@ export async function api(path, { method = "GET", body, timeoutMs = TIMEOUT_MS }
   throw apiError;
 }
 
+/**
+ * Fetch a file (a PDF of labels, say) and hand it to the browser as a download. Errors are thrown
+ * like api()'s, so a refusal is shown in the person's language instead of saving an error body.
+ * @returns {Promise<string>} the file name
+ */
+export async function downloadFile(path, { method = "GET", fallbackName = "download" } = {}) {
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers: { "Accept-Language": getLang() },
+      credentials: "same-origin",
+      cache: "no-store",
+    });
+  } catch (error) {
+    setReachable(false);
+    throw new NetworkError(error instanceof Error ? error.message : String(error));
+  }
+  setReachable(true);
+  if (!response.ok) {
+    let error = null;
+    try {
+      error = (await response.json()).error;
+    } catch {
+      error = null;
+    }
+    throw new ApiError(response.status, error?.code || `http_${response.status}`, error?.message || "");
+  }
+  const disposition = response.headers.get("content-disposition") || "";
+  const match = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition);
+  const name = match ? decodeURIComponent(match[1]) : fallbackName;
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name;
+  link.hidden = true;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 30000);
+  return name;
+}
+
 /** Ask the server whether it is reachable now (used when the phone says it is back online). */
 export async function checkReachable() {
   try {

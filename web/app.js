@@ -1,7 +1,7 @@
 // The shell: who is logged in, which screen is shown, the top bar, the offline and update notices,
 // and the service worker. Screens live in pages/*.js and export `render(ctx)` returning an element.
 
-import { api, ApiError, checkReachable, NetworkError, SIGNED_OUT_CODES } from "./api.js";
+import { api, ApiError, checkReachable, downloadFile, NetworkError, SIGNED_OUT_CODES } from "./api.js";
 import { h } from "./dom.js";
 import { getLang, setLang, t } from "./i18n.js";
 import * as homePage from "./pages/home.js";
@@ -364,9 +364,40 @@ function renderCheckpoint(ctx) {
       h("p", { class: "label" }, t("checkpoint.code")),
       h("p", { class: "checkpoint-code", "data-testid": "checkpoint-code" }, code),
       h("p", { class: "muted" }, t("checkpoint.pending"))),
+    ["manager", "admin"].includes(ctx.me.role) && ctx.site ? reissueLabel(ctx.site, code) : null,
     h("div", { class: "bottom-actions" },
       h("a", { class: "btn btn-primary btn-block", href: HOME, "data-testid": "checkpoint-home" },
         t("checkpoint.home"))));
+}
+
+/**
+ * Managers re-issue a damaged label here: a new version, a one-label PDF to print; the old label
+ * stops verifying, so the button asks first.
+ */
+function reissueLabel(site, code) {
+  const status = h("p", { class: "status", role: "status", "aria-live": "polite",
+    "data-testid": "reissue-status" });
+  const button = h("button", { class: "btn btn-block", type: "button", "data-testid": "reissue-label",
+    onclick: async () => {
+      if (!window.confirm(t("checkpoint.reissue_confirm"))) return;
+      button.disabled = true;
+      status.className = "status";
+      status.textContent = t("labels.rendering");
+      try {
+        const checkpoint = await api(
+          `/api/checkpoints/by-code/${encodeURIComponent(code)}?site=${site.id}`);
+        const name = await downloadFile(
+          `/api/checkpoints/${checkpoint.checkpoint.id}/reissue-label`,
+          { method: "POST", fallbackName: `label-${code}.pdf` });
+        status.textContent = t("labels.done", { name });
+      } catch (error) {
+        status.className = "status form-error";
+        status.textContent = error instanceof NetworkError ? t("labels.offline") : error.message;
+      } finally {
+        button.disabled = false;
+      }
+    } }, t("checkpoint.reissue"));
+  return h("div", { class: "card" }, h("p", { class: "muted" }, t("checkpoint.reissue_hint")), button, status);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,44 +2,11 @@
 // QR labels to print and stick. The PDF is fetched as a file (not a plain link) so that a refusal —
 // nothing selected, too many labels at once — is shown here in the person's language.
 
-import { api, ApiError, NetworkError } from "../api.js";
+import { api, downloadFile, NetworkError } from "../api.js";
 import { h } from "../dom.js";
-import { getLang, t } from "../i18n.js";
+import { t } from "../i18n.js";
 
 const KINDS = ["facility", "vacant_unit", "signage", "renovation"];
-
-/** Fetch a file from the server and hand it to the browser as a download. */
-async function download(path, fallbackName) {
-  let response;
-  try {
-    response = await fetch(path, {
-      headers: { "Accept-Language": getLang() },
-      credentials: "same-origin",
-      cache: "no-store",
-    });
-  } catch (error) {
-    throw new NetworkError(error instanceof Error ? error.message : String(error));
-  }
-  if (!response.ok) {
-    let error = null;
-    try {
-      error = (await response.json()).error;
-    } catch {
-      error = null;
-    }
-    throw new ApiError(response.status, error?.code || `http_${response.status}`, error?.message || "");
-  }
-  const disposition = response.headers.get("content-disposition") || "";
-  const match = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition);
-  const name = match ? decodeURIComponent(match[1]) : fallbackName;
-  const url = URL.createObjectURL(await response.blob());
-  const link = h("a", { href: url, download: name, hidden: true });
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 30000);
-  return name;
-}
 
 function select(id, label, options, onchange) {
   const el = h("select", { class: "input", id, "data-testid": id, onchange },
@@ -95,7 +62,7 @@ function controls(site, buildings, status) {
       status.className = "status";
       status.textContent = t("labels.rendering");
       try {
-        const name = await download(`/api/sites/${site.id}/labels.pdf?${query}`, "labels.pdf");
+        const name = await downloadFile(`/api/sites/${site.id}/labels.pdf?${query}`, { fallbackName: "labels.pdf" });
         status.textContent = t("labels.done", { name });
       } catch (error) {
         status.className = "status form-error";
