@@ -81,11 +81,11 @@ npm: $(STAMP_NPM)
 
 # Cheap when nothing is missing: only reads the dpkg database.
 system-deps:
-	@scripts/ensure-system-deps.sh chromium postgresql fonts-noto-cjk
+	@scripts/ensure-system-deps.sh chromium postgresql fonts-noto-cjk fonts-dejavu-core
 
 # Label sheets need the CJK font.
 system-deps-run:
-	@scripts/ensure-system-deps.sh fonts-noto-cjk
+	@scripts/ensure-system-deps.sh fonts-noto-cjk fonts-dejavu-core
 
 # --- the two commands -------------------------------------------------------------------------
 
