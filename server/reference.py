@@ -192,6 +192,17 @@ _NOT_BLOCKED = Item(
     f"{FIRE} a",
 )
 
+# Extinguisher and hydrant cabinets are cleaned on the same cycle.
+_CABINET_CLEAN = Item(
+    "clean",
+    "箱体清洁,无积尘",
+    "Cabinet clean, not dusty",
+    C,
+    "minor",
+    CLEAN_CYCLE,
+    photo_required_on_fail=False,
+)
+
 FACILITY_TEMPLATES: tuple[Template, ...] = (
     _facility(
         "extinguisher_cabinet",
@@ -236,15 +247,7 @@ FACILITY_TEMPLATES: tuple[Template, ...] = (
             PATROL,
         ),
         _NOT_BLOCKED,
-        Item(
-            "clean",
-            "箱体清洁,无积尘",
-            "Cabinet clean, not dusty",
-            C,
-            "minor",
-            CLEAN_CYCLE,
-            photo_required_on_fail=False,
-        ),
+        _CABINET_CLEAN,
     ),
     _facility(
         "hydrant",
@@ -284,15 +287,7 @@ FACILITY_TEMPLATES: tuple[Template, ...] = (
             PATROL,
         ),
         _NOT_BLOCKED,
-        Item(
-            "clean",
-            "箱体清洁,无积尘",
-            "Cabinet clean, not dusty",
-            C,
-            "minor",
-            CLEAN_CYCLE,
-            photo_required_on_fail=False,
-        ),
+        _CABINET_CLEAN,
     ),
     _facility(
         "fire_door",

@@ -7,19 +7,11 @@ import io
 from pathlib import Path
 
 import pytest
+from phone import PHONE
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
 pytestmark = pytest.mark.browser
-
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "is_mobile": True,
-    "has_touch": True,
-    "device_scale_factor": 2,
-    "locale": "zh-CN",
-    "accept_downloads": True,
-}
 
 
 def login(page, base_url, username, password):
@@ -32,7 +24,7 @@ def login(page, base_url, username, password):
 
 @pytest.fixture
 def phone(live_server, browser):
-    context = browser.new_context(**PHONE)
+    context = browser.new_context(**PHONE, accept_downloads=True)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))

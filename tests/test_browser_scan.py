@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import CHROMIUM, CHROMIUM_ARGS
+from phone import PHONE
 from PIL import Image, ImageDraw, ImageFilter
 from playwright.sync_api import Browser, Page, expect
 
@@ -23,13 +24,6 @@ from qr.signing import label_url, sign
 
 pytestmark = pytest.mark.browser
 
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "is_mobile": True,
-    "has_touch": True,
-    "device_scale_factor": 2,
-    "locale": "zh-CN",
-}
 FRAME = (640, 480)
 GREY = 128
 DECODE_TIMEOUT_MS = 15_000

@@ -11,17 +11,11 @@ import re
 from urllib.parse import quote
 
 import pytest
+from phone import PHONE
 from playwright.sync_api import BrowserContext, Page, expect
 
 pytestmark = pytest.mark.browser
 
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "is_mobile": True,
-    "has_touch": True,
-    "device_scale_factor": 2,
-    "locale": "zh-CN",
-}
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
