@@ -11,6 +11,7 @@ import anyio
 import anyio.to_thread
 from litestar import Controller, Request, get, post
 from litestar.background_tasks import BackgroundTask
+from litestar.params import FromQuery
 from litestar.response import File
 
 from qr.sheets import LAYOUTS, Label, write_pdf
@@ -71,10 +72,10 @@ class LabelController(Controller):
         self,
         request: Request,
         site_id: ObjectId,
-        building: ObjectId | None = None,
-        floor: ObjectId | None = None,
-        kind: Kind | None = None,
-        layout: LayoutName = "dense",
+        building: FromQuery[ObjectId | None] = None,
+        floor: FromQuery[ObjectId | None] = None,
+        kind: FromQuery[Kind | None] = None,
+        layout: FromQuery[LayoutName] = "dense",
     ) -> File:
         site = await visible_site(request.user, site_id)
         name_parts = [_safe(site["code"])]

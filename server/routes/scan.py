@@ -6,6 +6,7 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from server import labels
 from server.routes.params import ObjectId
@@ -21,10 +22,12 @@ class ScanController(Controller):
     tags = ["scan"]
 
     @post("/scan/resolve", status_code=200)
-    async def resolve(self, request: Request, data: ScanRequest) -> dict:
+    async def resolve(self, request: Request, data: JSONBody[ScanRequest]) -> dict:
         return await labels.resolve_scan(request.app.state.settings, request.user, data.text)
 
     @get("/checkpoints/by-code/{code:str}")
-    async def by_code(self, request: Request, code: str, site: ObjectId | None = None) -> dict:
+    async def by_code(
+        self, request: Request, code: FromPath[str], site: FromQuery[ObjectId | None] = None
+    ) -> dict:
         """Manual entry of the code printed under the QR (damaged label): unverified."""
         return await labels.checkpoint_by_code(request.user, code, site)
