@@ -9,7 +9,15 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.params import JSONBody
 
-from server.auth import COOKIE_NAME, CurrentUser, authenticate, close_session, open_session
+from server.auth import (
+    COOKIE_NAME,
+    CurrentUser,
+    authenticate,
+    close_session,
+    load_current_user,
+    open_session,
+)
+from server.errors import ApiError
 from server.sites import sites_of
 from server.tables.accounts import Department
 
@@ -69,15 +77,15 @@ class AuthController(Controller):
 
     @post("/auth/login", exclude_from_auth=True, status_code=200)
     async def login(self, request: Request, data: JSONBody[LoginRequest]) -> Response[Me]:
-        from server.auth import load_current_user
-
         settings = request.app.state.settings
         user_id = await authenticate(
             settings, data.username, data.password, client_address(request)
         )
         token = await open_session(settings, user_id, request.headers.get("user-agent", ""))
+        # Read back through the same path every later request takes.
         user = await load_current_user(token)
-        assert user is not None
+        if user is None:  # deactivated between the password check and now
+            raise ApiError(403, "account_disabled")
         cookie = Cookie(
             key=COOKIE_NAME,
             value=token,
