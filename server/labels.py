@@ -19,6 +19,7 @@ from server.auth import CurrentUser
 from server.db import write_transaction
 from server.errors import ApiError
 from server.settings import Settings
+from server.sites import checkpoint_filter
 from server.tables.checkpoints import Checkpoint
 from server.tables.sites import Building, Floor, Site
 
@@ -86,18 +87,10 @@ def _label(settings: Settings, row: dict) -> Label:
 
 
 def _where(site_id, building, floor, kind, checkpoint_ids):
-    where = Checkpoint.site == site_id
+    where = checkpoint_filter(site_id, building=building, floor=floor, kind=kind)
     if checkpoint_ids is not None:
-        where &= Checkpoint.id.is_in(list(checkpoint_ids) or [0])
-    else:
-        where &= Checkpoint.active == True  # noqa: E712 (a Piccolo expression)
-    if building is not None:
-        where &= Checkpoint.building == building
-    if floor is not None:
-        where &= Checkpoint.floor == floor
-    if kind is not None:
-        where &= Checkpoint.kind == kind
-    return where
+        return where & Checkpoint.id.is_in(list(checkpoint_ids) or [0])
+    return where & (Checkpoint.active == True)  # noqa: E712 (a Piccolo expression)
 
 
 async def count_labels(
@@ -209,6 +202,16 @@ async def verify_label(
     return _check_version(row, version, user)
 
 
+def _active_code_in_my_sites(user: CurrentUser, code: str):
+    """Where-clause for the active checkpoints with ``code`` in the sites the user may see."""
+    where = (Checkpoint.code == code) & (Checkpoint.active == True)  # noqa: E712
+    if user.is_admin:
+        return where
+    if not user.site_ids:
+        raise ApiError(404, "unknown_checkpoint")
+    return where & Checkpoint.site.is_in(sorted(user.site_ids))
+
+
 async def resolve_scan(settings: Settings, user: CurrentUser, text: str) -> dict:
     """What the camera decoded → the checkpoint it labels, among the user's sites.
 
@@ -219,11 +222,7 @@ async def resolve_scan(settings: Settings, user: CurrentUser, text: str) -> dict
     payload = parse_label(text)
     if payload is None:
         raise ApiError(400, "not_our_label")
-    where = (Checkpoint.code == payload.code) & (Checkpoint.active == True)  # noqa: E712
-    if not user.is_admin:
-        if not user.site_ids:
-            raise ApiError(404, "unknown_checkpoint")
-        where &= Checkpoint.site.is_in(sorted(user.site_ids))
+    where = _active_code_in_my_sites(user, payload.code)
     candidates = await Checkpoint.select(*_COLUMNS).where(where).order_by(Checkpoint.id)
     if not candidates:
         raise ApiError(404, "unknown_checkpoint")
@@ -246,15 +245,13 @@ async def checkpoint_by_code(user: CurrentUser, code: str, site_id: int | None =
     code = code.strip().upper()
     if not CODE_RE.fullmatch(code):
         raise ApiError(404, "unknown_checkpoint")
-    where = (Checkpoint.code == code) & (Checkpoint.active == True)  # noqa: E712
     if site_id is not None:
         if not user.can_see_site(site_id):
             raise ApiError(404, "unknown_checkpoint")
+        where = (Checkpoint.code == code) & (Checkpoint.active == True)  # noqa: E712
         where &= Checkpoint.site == site_id
-    elif not user.is_admin:
-        if not user.site_ids:
-            raise ApiError(404, "unknown_checkpoint")
-        where &= Checkpoint.site.is_in(sorted(user.site_ids))
+    else:
+        where = _active_code_in_my_sites(user, code)
     rows = await Checkpoint.select(*_COLUMNS).where(where).order_by(Checkpoint.id)
     if not rows:
         raise ApiError(404, "unknown_checkpoint")

@@ -74,6 +74,20 @@ async def buildings_with_floors(user: CurrentUser, site_id: int) -> list[dict]:
     return [{**b, "floors": by_building[b["id"]]} for b in buildings]
 
 
+def checkpoint_filter(
+    site_id: int, *, building: int | None = None, floor: int | None = None, kind: str | None = None
+):
+    """The Piccolo where-clause for a site's checkpoints, narrowed by building, floor and kind."""
+    where = Checkpoint.site == site_id
+    if building is not None:
+        where &= Checkpoint.building == building
+    if floor is not None:
+        where &= Checkpoint.floor == floor
+    if kind is not None:
+        where &= Checkpoint.kind == kind
+    return where
+
+
 CHECKPOINT_COLUMNS = (
     Checkpoint.id,
     Checkpoint.code,
@@ -102,13 +116,7 @@ async def list_checkpoints(
     page_size: int,
 ) -> dict:
     await visible_site(user, site_id)
-    where = Checkpoint.site == site_id
-    if building is not None:
-        where &= Checkpoint.building == building
-    if floor is not None:
-        where &= Checkpoint.floor == floor
-    if kind is not None:
-        where &= Checkpoint.kind == kind
+    where = checkpoint_filter(site_id, building=building, floor=floor, kind=kind)
     total = await Checkpoint.count().where(where)
     items = (
         await Checkpoint.select(*CHECKPOINT_COLUMNS)

@@ -380,22 +380,11 @@ function reissueLabel(site, code) {
   const button = h("button", { class: "btn btn-block", type: "button", "data-testid": "reissue-label",
     onclick: async () => {
       if (!window.confirm(t("checkpoint.reissue_confirm"))) return;
-      button.disabled = true;
-      status.className = "status";
-      status.textContent = t("labels.rendering");
-      try {
-        const checkpoint = await api(
-          `/api/checkpoints/by-code/${encodeURIComponent(code)}?site=${site.id}`);
-        const name = await downloadFile(
-          `/api/checkpoints/${checkpoint.checkpoint.id}/reissue-label`,
+      await labelsPage.reportDownload(button, status, async () => {
+        const found = await api(`/api/checkpoints/by-code/${encodeURIComponent(code)}?site=${site.id}`);
+        return downloadFile(`/api/checkpoints/${found.checkpoint.id}/reissue-label`,
           { method: "POST", fallbackName: `label-${code}.pdf` });
-        status.textContent = t("labels.done", { name });
-      } catch (error) {
-        status.className = "status form-error";
-        status.textContent = error instanceof NetworkError ? t("labels.offline") : error.message;
-      } finally {
-        button.disabled = false;
-      }
+      });
     } }, t("checkpoint.reissue"));
   return h("div", { class: "card" }, h("p", { class: "muted" }, t("checkpoint.reissue_hint")), button, status);
 }

@@ -8,6 +8,25 @@ import { t } from "../i18n.js";
 
 const KINDS = ["facility", "vacant_unit", "signage", "renovation"];
 
+/**
+ * Run a label download behind `button`, telling the person in `status` how it goes: making the
+ * labels, the file's name when done, or the server's reason (or "offline") when refused.
+ * @param {() => Promise<string>} start resolves to the downloaded file's name
+ */
+export async function reportDownload(button, status, start) {
+  button.disabled = true;
+  status.className = "status";
+  status.textContent = t("labels.rendering");
+  try {
+    status.textContent = t("labels.done", { name: await start() });
+  } catch (error) {
+    status.className = "status form-error";
+    status.textContent = error instanceof NetworkError ? t("labels.offline") : error.message;
+  } finally {
+    button.disabled = false;
+  }
+}
+
 function select(id, label, options, onchange) {
   const el = h("select", { class: "input", id, "data-testid": id, onchange },
     options.map(([value, text]) => h("option", { value }, text)));
@@ -58,18 +77,8 @@ function controls(site, buildings, status) {
       if (building.el.value) query.set("building", building.el.value);
       if (floor.el.value) query.set("floor", floor.el.value);
       if (kind.el.value) query.set("kind", kind.el.value);
-      button.disabled = true;
-      status.className = "status";
-      status.textContent = t("labels.rendering");
-      try {
-        const name = await downloadFile(`/api/sites/${site.id}/labels.pdf?${query}`, { fallbackName: "labels.pdf" });
-        status.textContent = t("labels.done", { name });
-      } catch (error) {
-        status.className = "status form-error";
-        status.textContent = error instanceof NetworkError ? t("labels.offline") : error.message;
-      } finally {
-        button.disabled = false;
-      }
+      await reportDownload(button, status,
+        () => downloadFile(`/api/sites/${site.id}/labels.pdf?${query}`, { fallbackName: "labels.pdf" }));
     } }, t("labels.download"));
   return [building.field, floor.field, kind.field, layout.field, button];
 }
