@@ -55,6 +55,29 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "一次最多打印 3000 张标签，请按楼栋或楼层分批，或使用命令行",
         "At most 3000 labels per request; split by building or floor, or use the command line",
     ),
+    # Photos (PUT /api/photos/{sha256})
+    "photo_hash_mismatch": (
+        "照片校验失败（内容与编号不符），请重新上传",
+        "The photo does not match its hash; upload it again",
+    ),
+    "photo_too_large": ("照片文件过大", "The photo file is too large"),
+    "photo_too_many_pixels": ("照片像素过大", "The photo has too many pixels"),
+    "photo_not_image": ("只能上传 JPEG、PNG 或 WebP 图片", "Only JPEG, PNG or WebP images"),
+    "photo_corrupt": ("照片文件已损坏或不完整", "The photo file is damaged or incomplete"),
+    # Sync (POST /api/sync) — batch-level and per-record codes
+    "batch_too_large": ("一次最多同步 500 条记录", "At most 500 records per sync"),
+    "missing_photo": ("照片尚未上传，稍后自动重试", "A photo has not been uploaded yet"),
+    "unknown_item": ("检查项与巡检表不符", "An item does not belong to this checklist"),
+    "incomplete_check": (
+        "检查未完成：所有检查项和确认项都必须填写",
+        "The check is incomplete: every item and confirmation is required",
+    ),
+    "photo_required": ("不合格项必须拍照", "A failed item needs a photo"),
+    "bad_device_time": (
+        "记录时间无效（需要带时区的时间）",
+        "The record's time is not valid (it needs a time zone offset)",
+    ),
+    "no_template": ("该巡检点没有可用的巡检表", "This checkpoint has no checklist for you"),
     "database_unavailable": ("数据库不可用", "The database is not available"),
     "internal_error": ("服务器内部错误，请稍后再试", "Internal server error, please try again"),
 }

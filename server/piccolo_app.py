@@ -15,6 +15,7 @@ APP_CONFIG = AppConfig(
             "server.tables.accounts",
             "server.tables.checkpoints",
             "server.tables.inspections",
+            "server.tables.work_orders",
         ],
         exclude_imported=True,
     )

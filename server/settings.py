@@ -66,6 +66,16 @@ SETTINGS: tuple[Setting, ...] = (
         "false",
         "`true` marks the session cookie Secure (set it when served over HTTPS).",
     ),
+    Setting(
+        "XUNJIAN_PHOTO_MAX_MB",
+        "10",
+        "Largest photo upload accepted, in MB (phones send ~0.3 MB after downscaling).",
+    ),
+    Setting(
+        "XUNJIAN_PHOTO_MAX_MEGAPIXELS",
+        "50",
+        "Largest photo accepted, in megapixels; guards against decompression bombs.",
+    ),
 )
 
 SETTING_NAMES = frozenset(s.env for s in SETTINGS)
@@ -109,6 +119,8 @@ class Settings:
     session_days: int = 30
     demo_password: str = "demo1234"
     secure_cookies: bool = False
+    photo_max_bytes: int = 10 * 1024 * 1024
+    photo_max_pixels: int = 50_000_000
     # Not from the environment: tests shorten these.
     login_failures_per_user: int = field(default=5)
     login_failures_per_address: int = field(default=20)
@@ -154,6 +166,18 @@ class Settings:
             secure_cookies=_parse_bool(
                 "XUNJIAN_SECURE_COOKIES", env.get("XUNJIAN_SECURE_COOKIES") or "false"
             ),
+            photo_max_bytes=_parse_int(
+                "XUNJIAN_PHOTO_MAX_MB", env.get("XUNJIAN_PHOTO_MAX_MB") or "10", 1, 200
+            )
+            * 1024
+            * 1024,
+            photo_max_pixels=_parse_int(
+                "XUNJIAN_PHOTO_MAX_MEGAPIXELS",
+                env.get("XUNJIAN_PHOTO_MAX_MEGAPIXELS") or "50",
+                1,
+                500,
+            )
+            * 1_000_000,
         )
 
 

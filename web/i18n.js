@@ -246,5 +246,19 @@ export function t(key, params) {
   return text.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
 }
 
+/**
+ * Add a screen's own strings (kept beside the screen that shows them). A key defined twice is a
+ * mistake that would show one screen the other's words, so it throws.
+ * @param {Record<Lang, Record<string, string>>} table
+ */
+export function addStrings(table) {
+  for (const lang of LANGS) {
+    for (const [key, text] of Object.entries(table[lang] || {})) {
+      if (key in STRINGS[lang]) throw new Error(`string ${key} defined twice`);
+      STRINGS[lang][key] = text;
+    }
+  }
+}
+
 /** Both tables, for tests and for checking that every key exists in both languages. */
 export const _strings = STRINGS;

@@ -34,6 +34,12 @@ class Inspection(Table):
     checkpoint = ForeignKey(
         "server.tables.checkpoints.Checkpoint", on_delete=OnDelete.restrict, null=False
     )
+    template = ForeignKey(
+        "server.tables.checkpoints.ChecklistTemplate",
+        on_delete=OnDelete.restrict,
+        null=True,
+        help_text="The checklist filled in (renovation: the inspector's department's list).",
+    )
     inspector = ForeignKey("server.tables.accounts.User", on_delete=OnDelete.restrict, null=False)
     device_time = Timestamptz(help_text="When the phone says the check was made.")
     received_at = Timestamptz(help_text="When the server stored it.")
