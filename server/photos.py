@@ -1,0 +1,421 @@
+"""The photo pipeline behind ``PUT /api/photos/{sha256}``, and reading photos back.
+
+A photo's identity is the SHA-256 of the bytes the phone uploaded (the phone hashes before it
+sends). The pipeline:
+
+1. streams the body into a work file while hashing and counting: over ``photo_max_bytes`` it stops
+   at once with 413 ``photo_too_large`` (a declared Content-Length over the limit is refused before
+   anything is read);
+2. checks the hash against the path (400 ``photo_hash_mismatch``);
+3. sniffs the format from the magic bytes: JPEG, PNG or WebP, else 415 ``photo_not_image``;
+4. reads the header only and refuses more than ``photo_max_pixels`` (413 ``photo_too_many_pixels``)
+   before a single pixel is decoded;
+5. decodes every byte (a truncated file is 400 ``photo_corrupt``), applies the EXIF orientation and
+   drops all metadata (EXIF with GPS, XMP, IPTC, comments, appended pictures); the colour profile is
+   kept;
+6. writes the original as a JPEG and a thumbnail of at most 320 px, each published atomically in
+   the ``PhotoStore``, and only then inserts the ``Photo`` row.
+
+The original is re-encoded at quality 88, except for a JPEG that is already upright (no
+orientation, or orientation 1, which is what the phone's canvas produces): its compressed image data
+is copied as is and only the metadata segments are dropped. That is lossless (no second generation
+of JPEG artefacts on evidence photos) and much cheaper. The thumbnail always comes from a reduced
+decode (libjpeg's DCT scaling, Pillow's draft mode), so a 12 MP upload never becomes 36 MB of pixels.
+
+Decoding and encoding run in a worker thread, at most two at a time, so the event loop keeps
+serving other requests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+import warnings
+from collections.abc import AsyncIterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from server.auth import CurrentUser
+from server.errors import ApiError
+from server.settings import Settings
+from server.storage import PhotoStore, photo_key, store_for, thumb_key
+from server.tables.inspections import InspectionPhoto, Photo
+
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+_SHA256 = re.compile(SHA256_PATTERN)
+THUMB_EDGE = 320
+JPEG_QUALITY = 88
+FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
+_ORIENTATION = 0x0112
+
+_limiter: anyio.CapacityLimiter | None = None
+
+
+def _decode_limiter() -> anyio.CapacityLimiter:
+    # Decoding is CPU- and memory-bound; a burst of uploads queues instead of thrashing.
+    global _limiter
+    if _limiter is None:
+        _limiter = anyio.CapacityLimiter(max(1, min(4, os.cpu_count() or 1)))
+    return _limiter
+
+
+class PhotoError(Exception):
+    """A rejection found in the worker thread; turned into an ApiError on the way out."""
+
+    def __init__(self, status: int, code: str) -> None:
+        super().__init__(code)
+        self.status = status
+        self.code = code
+
+
+# ---------------------------------------------------------------------------------------------
+# Receiving
+
+
+@dataclass
+class Received:
+    sha256: str
+    size: int
+    head: bytes
+    path: Path | None  # None when the body was only hashed (the photo is already stored)
+
+
+def sniff(head: bytes) -> str | None:
+    """The image format from its first bytes: "jpeg", "png", "webp" or None."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+async def receive(
+    chunks: AsyncIterable[bytes], limit: int, content_length: int | None, work_dir: Path | None
+) -> Received:
+    """Stream the body into a new file in ``work_dir`` (or nowhere), hashing and counting bytes.
+
+    Raises 413 photo_too_large as soon as more than ``limit`` bytes arrived (or were announced);
+    the work file is removed on every failure.
+    """
+    if content_length is not None and content_length > limit:
+        raise ApiError(413, "photo_too_large")
+    hasher = hashlib.sha256()
+    size = 0
+    head = b""
+    handle = None
+    path: Path | None = None
+    if work_dir is not None:
+        fd, name = tempfile.mkstemp(dir=work_dir, prefix="upload-", suffix=".part")
+        handle, path = os.fdopen(fd, "wb"), Path(name)
+    try:
+        async for chunk in chunks:
+            if not chunk:
+                continue
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, "photo_too_large")
+            if len(head) < 16:
+                head += chunk[: 16 - len(head)]
+            hasher.update(chunk)
+            if handle is not None:
+                handle.write(chunk)
+        if handle is not None:
+            handle.close()
+    except BaseException:
+        if handle is not None:
+            handle.close()
+            path.unlink(missing_ok=True)
+        raise
+    return Received(hasher.hexdigest(), size, head, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Image work (runs in a worker thread)
+
+
+@dataclass(frozen=True)
+class Processed:
+    width: int
+    height: int
+    original: Path
+    thumb: Path
+    byte_size: int
+
+
+_KEEP_APP = {
+    0xE0: (b"JFIF\x00",),  # JFIF header (density); JFXX thumbnails are dropped
+    0xE2: (b"ICC_PROFILE\x00",),  # colour profile; MPF (appended pictures) is dropped
+    0xEE: (b"Adobe",),  # colour transform flag: needed to read CMYK/YCCK correctly
+}
+
+
+def strip_jpeg_metadata(data: bytes) -> bytes:
+    """The same JPEG without EXIF, XMP, IPTC, comments and anything after the end of the image.
+
+    Walks the marker segments; the entropy-coded data after each SOS is copied byte for byte, so
+    the picture is untouched. Raises PhotoError(photo_corrupt) when the structure is broken.
+    """
+    n = len(data)
+    out = bytearray(b"\xff\xd8")
+    i = 2
+    while True:
+        if i + 1 >= n or data[i] != 0xFF:
+            raise PhotoError(400, "photo_corrupt")
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0xD9:  # EOI: whatever follows (e.g. a phone's extra pictures) is dropped
+            out += b"\xff\xd9"
+            return bytes(out)
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:
+            out += data[i : i + 2]
+            i += 2
+            continue
+        if i + 3 >= n:
+            raise PhotoError(400, "photo_corrupt")
+        end = i + 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+        if end > n:
+            raise PhotoError(400, "photo_corrupt")
+        if 0xE0 <= marker <= 0xEF or marker == 0xFE:
+            prefixes = _KEEP_APP.get(marker, ())
+            if any(data[i + 4 : end].startswith(p) for p in prefixes):
+                out += data[i:end]
+            i = end
+            continue
+        if marker != 0xDA:
+            out += data[i:end]
+            i = end
+            continue
+        # SOS: the scan header, then entropy-coded data up to the next real marker
+        # (0xFF00 is a stuffed byte, 0xFFD0-D7 restart markers, 0xFFFF fill).
+        j = end
+        while True:
+            j = data.find(b"\xff", j)
+            if j < 0 or j + 1 >= n:
+                raise PhotoError(400, "photo_corrupt")
+            following = data[j + 1]
+            if following == 0x00 or 0xD0 <= following <= 0xD7 or following == 0xFF:
+                j += 1
+                continue
+            break
+        out += data[i:j]
+        i = j
+
+
+def _thumb_size(width: int, height: int, edge: int = THUMB_EDGE) -> tuple[int, int]:
+    scale = min(1.0, edge / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _flatten(img: Image.Image) -> Image.Image:
+    """RGB (or grey) pixels for a JPEG: transparency goes onto white."""
+    if img.mode in ("RGB", "L"):
+        return img
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        img.mode == "P" and "transparency" in img.info
+    ):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return img.convert("RGB")
+
+
+def _save_jpeg(img: Image.Image, path: Path, icc: bytes | None, quality: int) -> None:
+    img = _flatten(img)
+    params = {"quality": quality, "optimize": True}
+    if icc:
+        params["icc_profile"] = icc
+    img.info = {}  # nothing from the source (comments, EXIF) may ride along
+    img.save(path, "JPEG", **params)
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+
+
+def process_image(src: Path, fmt: str, max_pixels: int, work_dir: Path) -> Processed:
+    """Decode, check, orient and re-encode one uploaded image into two work files."""
+    stem = src.name.removesuffix(".part")
+    original = work_dir / f"{stem}.orig.jpg"
+    thumb = work_dir / f"{stem}.thumb.jpg"
+    try:
+        with warnings.catch_warnings():
+            # Our own pixel limit is lower than Pillow's warning threshold; keep logs quiet.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            width, height = _process(src, fmt, max_pixels, original, thumb)
+    except PhotoError:
+        raise
+    except Image.DecompressionBombError:
+        raise PhotoError(413, "photo_too_many_pixels") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        # Pillow reports a damaged or incomplete file as any of these.
+        raise PhotoError(400, "photo_corrupt") from exc
+    finally:
+        if not (original.exists() and thumb.exists()):
+            original.unlink(missing_ok=True)
+            thumb.unlink(missing_ok=True)
+    return Processed(width, height, original, thumb, original.stat().st_size)
+
+
+def _process(
+    src: Path, fmt: str, max_pixels: int, original: Path, thumb: Path
+) -> tuple[int, int]:
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must stay off")
+    with Image.open(src, formats=[FORMATS[fmt]]) as img:
+        width, height = img.size
+        if width * height > max_pixels:
+            raise PhotoError(413, "photo_too_many_pixels")
+        icc = img.info.get("icc_profile")
+        orientation = img.getexif().get(_ORIENTATION, 1)
+        if fmt == "jpeg" and orientation in (0, 1):
+            # Already upright: keep the compressed picture, drop the metadata. The thumbnail comes
+            # from a reduced decode, which still reads (and so checks) every byte of the file.
+            img.draft("RGB", _thumb_size(width, height))
+            img.load()
+            small = img.copy()
+            small.thumbnail((THUMB_EDGE, THUMB_EDGE), Image.Resampling.LANCZOS)
+            _save_jpeg(small, thumb, icc, 85)
+            _write_bytes(original, strip_jpeg_metadata(src.read_bytes()))
+            return width, height
+        img.load()
+        upright = ImageOps.exif_transpose(img)
+        _save_jpeg(upright, original, icc, JPEG_QUALITY)
+        upright.thumbnail((THUMB_EDGE, THUMB_EDGE), Image.Resampling.LANCZOS, reducing_gap=2.0)
+        _save_jpeg(upright, thumb, icc, 85)
+        if upright is not img:
+            upright.close()
+        return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
+# ---------------------------------------------------------------------------------------------
+# The endpoint's work
+
+
+@dataclass(frozen=True)
+class StoredPhoto:
+    sha256: str
+    width: int
+    height: int
+    created: bool
+
+    def body(self) -> dict:
+        return {"sha256": self.sha256, "width": self.width, "height": self.height}
+
+
+def check_sha256(sha256: str) -> str:
+    if not _SHA256.match(sha256):
+        raise ApiError(400, "invalid_request")
+    return sha256
+
+
+async def _existing(sha256: str) -> StoredPhoto | None:
+    row = (
+        await Photo.select(Photo.width, Photo.height).where(Photo.sha256 == sha256).first()
+    )
+    if row is None:
+        return None
+    return StoredPhoto(sha256, row["width"], row["height"], created=False)
+
+
+async def put_photo(
+    settings: Settings,
+    user: CurrentUser,
+    sha256: str,
+    chunks: AsyncIterable[bytes],
+    content_length: int | None,
+    store: PhotoStore | None = None,
+) -> StoredPhoto:
+    """Receive, check and store one photo. Idempotent: the same photo again changes nothing."""
+    check_sha256(sha256)
+    store = store or store_for(settings)
+    already = await _existing(sha256)
+    work_dir = None if already else store.work_dir()
+    received = await receive(chunks, settings.photo_max_bytes, content_length, work_dir)
+    try:
+        if received.sha256 != sha256:
+            raise ApiError(400, "photo_hash_mismatch")
+        if already:
+            return already
+        fmt = sniff(received.head)
+        if fmt is None:
+            raise ApiError(415, "photo_not_image")
+        try:
+            processed = await anyio.to_thread.run_sync(
+                process_image,
+                received.path,
+                fmt,
+                settings.photo_max_pixels,
+                work_dir,
+                limiter=_decode_limiter(),
+            )
+        except PhotoError as exc:
+            raise ApiError(exc.status, exc.code) from None
+        try:
+            await anyio.to_thread.run_sync(store.put_file, photo_key(sha256), processed.original)
+            await anyio.to_thread.run_sync(store.put_file, thumb_key(sha256), processed.thumb)
+        finally:
+            processed.original.unlink(missing_ok=True)
+            processed.thumb.unlink(missing_ok=True)
+    finally:
+        if received.path is not None:
+            received.path.unlink(missing_ok=True)
+    # Both files are in place: only now may a row point at them. A concurrent upload of the same
+    # photo wrote the same files and inserts the same row; the loser's insert does nothing.
+    inserted = (
+        await Photo.insert(
+            Photo(
+                sha256=sha256,
+                content_type="image/jpeg",
+                byte_size=processed.byte_size,
+                width=processed.width,
+                height=processed.height,
+                path=photo_key(sha256),
+                thumb_path=thumb_key(sha256),
+                uploaded_by=user.id,
+                created_at=datetime.now(UTC),
+            )
+        )
+        .on_conflict(action="DO NOTHING")
+        .returning(Photo.sha256)
+    )
+    return StoredPhoto(sha256, processed.width, processed.height, created=bool(inserted))
+
+
+async def visible_photo(user: CurrentUser, sha256: str) -> dict:
+    """The Photo row if ``user`` may see it, else 404 (the photo's existence is not disclosed).
+
+    Allowed: admins, the uploader, and anyone who can see a site with an inspection that
+    references the photo.
+    """
+    if not _SHA256.match(sha256):
+        raise ApiError(404, "not_found")
+    row = (
+        await Photo.select(Photo.sha256, Photo.path, Photo.thumb_path, Photo.uploaded_by)
+        .where(Photo.sha256 == sha256)
+        .first()
+    )
+    if row is None:
+        raise ApiError(404, "not_found")
+    if user.is_admin or row["uploaded_by"] == user.id:
+        return row
+    if user.site_ids:
+        seen = await InspectionPhoto.exists().where(
+            (InspectionPhoto.photo == sha256)
+            & InspectionPhoto.inspection.checkpoint.site.is_in(list(user.site_ids))
+        )
+        if seen:
+            return row
+    raise ApiError(404, "not_found")
