@@ -32,8 +32,8 @@ import hashlib
 import os
 import re
 import tempfile
-import warnings
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -165,7 +165,9 @@ def strip_jpeg_metadata(data: bytes) -> bytes:
     the picture is untouched. Raises PhotoError(photo_corrupt) when the structure is broken.
     """
     n = len(data)
-    out = bytearray(b"\xff\xd8")
+    view = memoryview(data)
+    out: list[bytes | memoryview] = [b"\xff\xd8"]
+    unstuffed: bytes | None = None
     i = 2
     while True:
         if i + 1 >= n or data[i] != 0xFF:
@@ -175,10 +177,10 @@ def strip_jpeg_metadata(data: bytes) -> bytes:
             i += 1
             continue
         if marker == 0xD9:  # EOI: whatever follows (e.g. a phone's extra pictures) is dropped
-            out += b"\xff\xd9"
-            return bytes(out)
+            out.append(b"\xff\xd9")
+            return b"".join(out)
         if marker == 0x01 or 0xD0 <= marker <= 0xD7:
-            out += data[i : i + 2]
+            out.append(view[i : i + 2])
             i += 2
             continue
         if i + 3 >= n:
@@ -189,26 +191,23 @@ def strip_jpeg_metadata(data: bytes) -> bytes:
         if 0xE0 <= marker <= 0xEF or marker == 0xFE:
             prefixes = _KEEP_APP.get(marker, ())
             if any(data[i + 4 : end].startswith(p) for p in prefixes):
-                out += data[i:end]
+                out.append(view[i:end])
             i = end
             continue
         if marker != 0xDA:
-            out += data[i:end]
+            out.append(view[i:end])
             i = end
             continue
-        # SOS: the scan header, then entropy-coded data up to the next real marker
-        # (0xFF00 is a stuffed byte, 0xFFD0-D7 restart markers, 0xFFFF fill).
-        j = end
-        while True:
-            j = data.find(b"\xff", j)
-            if j < 0 or j + 1 >= n:
-                raise PhotoError(400, "photo_corrupt")
-            following = data[j + 1]
-            if following == 0x00 or 0xD0 <= following <= 0xD7 or following == 0xFF:
-                j += 1
-                continue
-            break
-        out += data[i:j]
+        # SOS: the scan header, then entropy-coded data up to the next real marker. In that data
+        # 0xFF is followed by 0x00 (a stuffed byte), a restart marker (0xD0-D7) or 0xFF (fill).
+        if unstuffed is None:
+            unstuffed = data.replace(b"\xff\x00", b"\x00\x00")  # same offsets, no stuffed 0xFF
+        j = unstuffed.find(b"\xff", end)
+        while 0 <= j < n - 1 and (0xD0 <= data[j + 1] <= 0xD7 or data[j + 1] == 0xFF):
+            j = unstuffed.find(b"\xff", j + 1)
+        if j < 0 or j >= n - 1:
+            raise PhotoError(400, "photo_corrupt")
+        out.append(view[i:j])
         i = j
 
 
@@ -245,59 +244,73 @@ def _write_bytes(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
-def process_image(src: Path, fmt: str, max_pixels: int, work_dir: Path) -> Processed:
-    """Decode, check, orient and re-encode one uploaded image into two work files."""
-    stem = src.name.removesuffix(".part")
-    original = work_dir / f"{stem}.orig.jpg"
-    thumb = work_dir / f"{stem}.thumb.jpg"
+@contextmanager
+def _decoding() -> Iterator[None]:
+    """Pillow reports a damaged or incomplete file as any of several errors: photo_corrupt.
+
+    Only reading is wrapped: a failure to write (a full disk) stays a server error.
+    """
     try:
-        with warnings.catch_warnings():
-            # Our own pixel limit is lower than Pillow's warning threshold; keep logs quiet.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            width, height = _process(src, fmt, max_pixels, original, thumb)
+        yield
     except PhotoError:
         raise
     except Image.DecompressionBombError:
+        # Pillow's own limit (twice Image.MAX_IMAGE_PIXELS), below ours if ours is set very high.
         raise PhotoError(413, "photo_too_many_pixels") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-        # Pillow reports a damaged or incomplete file as any of these.
         raise PhotoError(400, "photo_corrupt") from exc
+
+
+def process_image(src: Path, fmt: str, max_pixels: int, work_dir: Path) -> Processed:
+    """Decode, check, orient and re-encode one uploaded image into two work files."""
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must stay off")
+    stem = src.name.removesuffix(".part")
+    original = work_dir / f"{stem}.orig.jpg"
+    thumb = work_dir / f"{stem}.thumb.jpg"
+    done = False
+    try:
+        width, height = _process(src, fmt, max_pixels, original, thumb)
+        done = True
     finally:
-        if not (original.exists() and thumb.exists()):
+        if not done:
             original.unlink(missing_ok=True)
             thumb.unlink(missing_ok=True)
     return Processed(width, height, original, thumb, original.stat().st_size)
 
 
-def _process(
-    src: Path, fmt: str, max_pixels: int, original: Path, thumb: Path
-) -> tuple[int, int]:
-    if ImageFile.LOAD_TRUNCATED_IMAGES:
-        raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must stay off")
-    with Image.open(src, formats=[FORMATS[fmt]]) as img:
+def _process(src: Path, fmt: str, max_pixels: int, original: Path, thumb: Path) -> tuple[int, int]:
+    with _decoding():
+        img = Image.open(src, formats=[FORMATS[fmt]])
+    with img:
         width, height = img.size
         if width * height > max_pixels:
             raise PhotoError(413, "photo_too_many_pixels")
-        icc = img.info.get("icc_profile")
-        orientation = img.getexif().get(_ORIENTATION, 1)
+        with _decoding():
+            icc = img.info.get("icc_profile")
+            orientation = img.getexif().get(_ORIENTATION, 1)
         if fmt == "jpeg" and orientation in (0, 1):
             # Already upright: keep the compressed picture, drop the metadata. The thumbnail comes
             # from a reduced decode, which still reads (and so checks) every byte of the file.
-            img.draft("RGB", _thumb_size(width, height))
-            img.load()
+            with _decoding():
+                img.draft("RGB", _thumb_size(width, height))
+                img.load()
+                stripped = strip_jpeg_metadata(src.read_bytes())
             small = img.copy()
             small.thumbnail((THUMB_EDGE, THUMB_EDGE), Image.Resampling.LANCZOS)
             _save_jpeg(small, thumb, icc, 85)
-            _write_bytes(original, strip_jpeg_metadata(src.read_bytes()))
+            _write_bytes(original, stripped)
             return width, height
-        img.load()
-        upright = ImageOps.exif_transpose(img)
+        with _decoding():
+            img.load()
+            upright = ImageOps.exif_transpose(img)
+        size = upright.size
         _save_jpeg(upright, original, icc, JPEG_QUALITY)
         upright.thumbnail((THUMB_EDGE, THUMB_EDGE), Image.Resampling.LANCZOS, reducing_gap=2.0)
         _save_jpeg(upright, thumb, icc, 85)
         if upright is not img:
             upright.close()
-        return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+        return size
 
 
 # ---------------------------------------------------------------------------------------------
@@ -322,9 +335,7 @@ def check_sha256(sha256: str) -> str:
 
 
 async def _existing(sha256: str) -> StoredPhoto | None:
-    row = (
-        await Photo.select(Photo.width, Photo.height).where(Photo.sha256 == sha256).first()
-    )
+    row = await Photo.select(Photo.width, Photo.height).where(Photo.sha256 == sha256).first()
     if row is None:
         return None
     return StoredPhoto(sha256, row["width"], row["height"], created=False)

@@ -8,14 +8,18 @@ protocol.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
 import secrets
 import shutil
+import time
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+STALE_WORK_SECONDS = 24 * 3600
+_swept: set[Path] = set()
 _KEY = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64}(_t)?\.jpg$")
 
 
@@ -65,6 +69,14 @@ class LocalPhotoStore:
     def work_dir(self) -> Path:
         path = self.root / ".incoming"
         path.mkdir(parents=True, exist_ok=True)
+        if path not in _swept:
+            # Once per process: files a killed server left behind (uploads in flight).
+            _swept.add(path)
+            cutoff = time.time() - STALE_WORK_SECONDS
+            for leftover in path.iterdir():
+                with contextlib.suppress(OSError):
+                    if leftover.stat().st_mtime < cutoff:
+                        leftover.unlink()
         return path
 
     def put_file(self, key: str, tmp_path: Path) -> None:

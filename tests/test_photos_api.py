@@ -373,3 +373,21 @@ async def test_who_may_read_a_photo(make_site, make_user, login):
         assert await status(stranger, suffix) == 404
     unknown = await (await login(stranger)).get(f"/api/photos/{'0' * 64}")
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
+
+
+def test_work_files_of_a_killed_server_are_swept(tmp_path):
+    import os
+    import time
+
+    from server import storage
+
+    store = storage.LocalPhotoStore(tmp_path / "photos")
+    work = tmp_path / "photos" / ".incoming"
+    work.mkdir(parents=True)
+    old, fresh = work / "upload-old.part", work / "upload-new.part"
+    old.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    stale = time.time() - storage.STALE_WORK_SECONDS - 60
+    os.utime(old, (stale, stale))
+    assert store.work_dir() == work
+    assert not old.exists() and fresh.exists()  # an upload in flight keeps its file
