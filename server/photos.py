@@ -232,7 +232,7 @@ def _flatten(img: Image.Image) -> Image.Image:
 
 def _save_jpeg(img: Image.Image, path: Path, icc: bytes | None, quality: int) -> None:
     img = _flatten(img)
-    params = {"quality": quality, "optimize": True}
+    params = {"quality": quality, "optimize": quality < JPEG_QUALITY}  # small files only
     if icc:
         params["icc_profile"] = icc
     img.info = {}  # nothing from the source (comments, EXIF) may ride along

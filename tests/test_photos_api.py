@@ -302,6 +302,21 @@ async def test_upright_jpeg_keeps_its_pixels_and_loses_its_metadata(patrol, sett
         assert after.tobytes() == before.tobytes()
 
 
+async def test_multi_picture_jpeg_keeps_only_the_first_picture(patrol):
+    _, _, client = patrol
+    buffer = io.BytesIO()
+    first = noisy((400, 300))
+    first.save(buffer, "MPO", save_all=True, append_images=[noisy((160, 120))])
+    data = buffer.getvalue()
+    assert Image.open(io.BytesIO(data)).n_frames == 2
+    response = await put(client, data)
+    assert response.status_code == 201 and response.json()["width"] == 400
+    stored = (await client.get(f"/api/photos/{sha(data)}")).content
+    assert b"MPF\x00" not in stored and len(stored) < len(data)
+    with Image.open(io.BytesIO(stored)) as img, Image.open(io.BytesIO(data)) as upload:
+        assert img.format == "JPEG" and img.tobytes() == upload.tobytes()
+
+
 async def test_png_with_transparency_and_webp(patrol, settings):
     _, _, client = patrol
     rgba = Image.new("RGBA", (500, 250), (0, 0, 0, 0))
