@@ -1,0 +1,358 @@
+// The phone's own storage (IndexedDB, through the `idb` wrapper from npm): every check is saved
+// here first, with its photos as Blobs, and stays until the server has acknowledged the record and
+// every photo. Also the catalogue (checkpoints, templates, open work orders) for offline use, and
+// the check form's unsaved drafts.
+//
+// Object stores (database "xunjian"):
+//   records   keyPath "id": {id, record, status, code, reason, attempts, next_try_at, saved_at,
+//                            synced_at, user_id}; status "pending" | "sending" | "synced" | "rejected"
+//   photos    keyPath "sha256": {sha256, blob, width, height, uploaded}
+//   catalogue keyPath "key": one entry "main" with the catalogue of the user in `user_id`
+//   drafts    keyPath "key": {key, value, saved_at}
+//   meta      keyPath "key": {key, value}
+//
+// A record is written together with its photos in one transaction, so a record never points at a
+// photo that is not on the phone.
+
+import { openDB } from "/vendor/idb/build/index.js";
+
+const DB_NAME = "xunjian";
+const DB_VERSION = 1;
+const ME_KEY = "xunjian.me"; // app.js keeps the logged-in person here (also offline)
+
+/** Synced records are kept this long for the person to see, then deleted with their photos. */
+export const KEEP_SYNCED_MS = 7 * 24 * 3600 * 1000;
+/** …but never more than this many. */
+export const KEEP_SYNCED_MAX = 200;
+
+export const UNSYNCED = new Set(["pending", "sending", "rejected"]);
+
+/** @type {Promise<import("/vendor/idb/build/index.js").IDBPDatabase> | null} */
+let dbPromise = null;
+let persistAsked = false;
+
+/** Ask once per page that the browser not evict this storage under pressure. */
+function askPersistence() {
+  if (persistAsked) return;
+  persistAsked = true;
+  const storage = navigator.storage;
+  if (!storage || !storage.persist) return;
+  storage.persisted()
+    .then((already) => (already ? true : storage.persist()))
+    .catch(() => false);
+}
+
+export function openStore() {
+  askPersistence();
+  if (!dbPromise) {
+    dbPromise = openDB(DB_NAME, DB_VERSION, {
+      upgrade(db) {
+        if (!db.objectStoreNames.contains("records")) {
+          const records = db.createObjectStore("records", { keyPath: "id" });
+          records.createIndex("status", "status");
+        }
+        if (!db.objectStoreNames.contains("photos")) db.createObjectStore("photos", { keyPath: "sha256" });
+        if (!db.objectStoreNames.contains("catalogue")) db.createObjectStore("catalogue", { keyPath: "key" });
+        if (!db.objectStoreNames.contains("drafts")) db.createObjectStore("drafts", { keyPath: "key" });
+        if (!db.objectStoreNames.contains("meta")) db.createObjectStore("meta", { keyPath: "key" });
+      },
+      blocking() {
+        // A newer version of the app wants to upgrade the database: let it, reopen on next use.
+        dbPromise?.then((db) => db.close());
+        dbPromise = null;
+      },
+      terminated() {
+        dbPromise = null;
+      },
+    });
+    dbPromise.catch(() => {
+      dbPromise = null;
+    });
+  }
+  return dbPromise;
+}
+
+/** The logged-in person's id as app.js remembers it (works offline too). */
+function rememberedUserId() {
+  try {
+    const me = JSON.parse(localStorage.getItem(ME_KEY) || "null");
+    return me && typeof me.id === "number" ? me.id : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Every photo a wire record refers to, once each (item photos and whole-check photos). */
+export function photoHashes(record) {
+  const hashes = new Set(record.photos || []);
+  for (const item of record.items || []) for (const sha of item.photos || []) hashes.add(sha);
+  return [...hashes];
+}
+
+/** Give up a transaction: its writes are undone, and the error says why. */
+function abort(tx, message) {
+  tx.done.catch(() => {}); // the abort is the error reported, not a second one
+  tx.abort();
+  return new Error(message);
+}
+
+function changed() {
+  window.dispatchEvent(new CustomEvent("xunjian:store-changed"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Records and photos
+
+/**
+ * Save a check on the phone: the record (status "pending") and its photo blobs, in one transaction.
+ * @param {any} record  the wire Record (contract: id, checkpoint, site, version, signature, source,
+ *                      device_time, template, items, note, photos)
+ * @param {{sha256: string, blob: Blob, width: number, height: number}[]} [photos]
+ * @param {{userId?: number}} [options]  defaults to the logged-in person
+ */
+export async function saveRecord(record, photos = [], { userId } = {}) {
+  const owner = userId ?? rememberedUserId();
+  if (owner === null || owner === undefined) throw new Error("saveRecord: nobody is logged in");
+  if (!record || typeof record.id !== "string") throw new Error("saveRecord: a record needs an id");
+  const byHash = new Map(photos.map((p) => [p.sha256, p]));
+  const missing = photoHashes(record).filter((sha) => !byHash.has(sha));
+  const db = await openStore();
+  const tx = db.transaction(["records", "photos"], "readwrite");
+  const photoStore = tx.objectStore("photos");
+  for (const sha of missing) {
+    // A photo the record names must be on the phone already (e.g. the same photo in two items).
+    if (!(await photoStore.get(sha))) {
+      throw abort(tx, `saveRecord: photo ${sha} is not on the phone`);
+    }
+  }
+  for (const photo of byHash.values()) {
+    const existing = await photoStore.get(photo.sha256);
+    if (!existing) {
+      await photoStore.put({ sha256: photo.sha256, blob: photo.blob, width: photo.width,
+        height: photo.height, uploaded: false });
+    }
+  }
+  const recordStore = tx.objectStore("records");
+  if (await recordStore.get(record.id)) {
+    throw abort(tx, `saveRecord: record ${record.id} exists already`);
+  }
+  await recordStore.put({
+    id: record.id, record, status: "pending", code: null, reason: null, attempts: 0,
+    next_try_at: 0, saved_at: Date.now(), synced_at: null, user_id: owner,
+  });
+  await tx.done;
+  changed();
+  window.dispatchEvent(new CustomEvent("xunjian:record-saved", { detail: { id: record.id } }));
+}
+
+/** @returns {Promise<Blob | undefined>} */
+export async function getPhotoBlob(sha256) {
+  const db = await openStore();
+  return (await db.get("photos", sha256))?.blob;
+}
+
+/** The stored photo entry {sha256, blob, width, height, uploaded}. */
+export async function getPhoto(sha256) {
+  const db = await openStore();
+  return db.get("photos", sha256);
+}
+
+/** Every record on the phone (all users), newest first, with "photos n/m" worked out. */
+export async function listRecords() {
+  const db = await openStore();
+  const tx = db.transaction(["records", "photos"], "readonly");
+  const rows = await tx.objectStore("records").getAll();
+  const photoStore = tx.objectStore("photos");
+  const out = [];
+  for (const row of rows) {
+    const hashes = photoHashes(row.record);
+    let sent = 0;
+    for (const sha of hashes) {
+      const photo = await photoStore.get(sha);
+      // A synced record's photos were acknowledged even if their blobs are gone.
+      if (row.status === "synced" || photo?.uploaded) sent += 1;
+    }
+    out.push({ ...row, photos_total: hashes.length, photos_sent: sent });
+  }
+  await tx.done;
+  out.sort((a, b) => b.saved_at - a.saved_at);
+  return out;
+}
+
+export async function getRecord(id) {
+  const db = await openStore();
+  return db.get("records", id);
+}
+
+/** Change some fields of a stored record (status, code, reason, attempts, next_try_at, synced_at). */
+export async function updateRecord(id, patch) {
+  const db = await openStore();
+  const tx = db.transaction("records", "readwrite");
+  const row = await tx.store.get(id);
+  if (row) await tx.store.put({ ...row, ...patch, id: row.id, record: row.record });
+  await tx.done;
+  changed();
+  return Boolean(row);
+}
+
+/** Mark a photo as acknowledged by the server (or, after missing_photo, as not). */
+export async function setPhotoUploaded(sha256, uploaded) {
+  const db = await openStore();
+  const tx = db.transaction("photos", "readwrite");
+  const photo = await tx.store.get(sha256);
+  if (photo && photo.uploaded !== uploaded) await tx.store.put({ ...photo, uploaded });
+  await tx.done;
+}
+
+/** pending + sending + rejected: the records not yet safely on the server. */
+export async function countUnsynced(userId) {
+  const db = await openStore();
+  const rows = await db.getAll("records");
+  return rows.filter((r) => UNSYNCED.has(r.status) && (userId == null || r.user_id === userId)).length;
+}
+
+/**
+ * Delete a record and every photo blob no other record uses. Only synced records (by pruning) and
+ * rejected ones (the person's explicit choice) may go; anything else is refused.
+ */
+export async function deleteRecord(id) {
+  const db = await openStore();
+  const tx = db.transaction(["records", "photos"], "readwrite");
+  const records = tx.objectStore("records");
+  const row = await records.get(id);
+  if (!row) {
+    await tx.done;
+    return false;
+  }
+  if (row.status !== "rejected" && row.status !== "synced") {
+    throw abort(tx, `deleteRecord: record ${id} is ${row.status}, not deleted`);
+  }
+  await records.delete(id);
+  const stillUsed = new Set();
+  for (const other of await records.getAll()) for (const sha of photoHashes(other.record)) stillUsed.add(sha);
+  for (const sha of photoHashes(row.record)) {
+    if (!stillUsed.has(sha)) await tx.objectStore("photos").delete(sha);
+  }
+  await tx.done;
+  changed();
+  return true;
+}
+
+/** Forget synced records older than KEEP_SYNCED_MS, and beyond the newest KEEP_SYNCED_MAX. */
+export async function pruneSynced(now = Date.now()) {
+  const db = await openStore();
+  const synced = (await db.getAllFromIndex("records", "status", "synced"))
+    .sort((a, b) => (b.synced_at || 0) - (a.synced_at || 0));
+  const doomed = synced.filter((row, i) => i >= KEEP_SYNCED_MAX || now - (row.synced_at || 0) > KEEP_SYNCED_MS);
+  for (const row of doomed) await deleteRecord(row.id);
+  return doomed.length;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Catalogue
+
+/** @returns {Promise<any | null>} {templates, checkpoints, work_orders, sites, buildings, floors, cursor, user_id} */
+export async function getCatalogue() {
+  const db = await openStore();
+  const entry = await db.get("catalogue", "main");
+  return entry ? entry.value : null;
+}
+
+function mergeById(old, changes) {
+  const byId = new Map((old || []).map((row) => [row.id, row]));
+  for (const row of changes || []) byId.set(row.id, row);
+  return [...byId.values()];
+}
+
+/**
+ * Keep an answer of GET /api/catalogue: full → replace the local copy; otherwise merge the changed
+ * checkpoints (inactive ones are deleted). Templates and open work orders always come whole.
+ */
+export async function applyCatalogue(data, userId) {
+  const db = await openStore();
+  const tx = db.transaction("catalogue", "readwrite");
+  const old = (await tx.store.get("main"))?.value;
+  let value;
+  if (data.full || !old || old.user_id !== userId) {
+    value = {
+      user_id: userId, cursor: data.cursor, sites: data.sites || [], buildings: data.buildings || [],
+      floors: data.floors || [], templates: data.templates || [],
+      checkpoints: (data.checkpoints || []).filter((c) => c.active !== false),
+      work_orders: data.work_orders || [],
+    };
+  } else {
+    const gone = new Set((data.checkpoints || []).filter((c) => c.active === false).map((c) => c.id));
+    value = {
+      user_id: userId, cursor: data.cursor,
+      sites: mergeById(old.sites, data.sites),
+      buildings: mergeById(old.buildings, data.buildings),
+      floors: mergeById(old.floors, data.floors),
+      templates: data.templates || old.templates,
+      checkpoints: mergeById(old.checkpoints, (data.checkpoints || []).filter((c) => !gone.has(c.id)))
+        .filter((c) => !gone.has(c.id)),
+      work_orders: data.work_orders || old.work_orders,
+    };
+  }
+  value.updated_at = Date.now();
+  await tx.store.put({ key: "main", value });
+  await tx.done;
+  changed();
+  return value;
+}
+
+/**
+ * A checkpoint by its code (and site, when known) from the local catalogue, with its template,
+ * its open work orders and its last check (the newest of the server's and this phone's records).
+ * @returns {Promise<{checkpoint: any, template: any, work_orders: any[], last_check: any} | null>}
+ */
+export async function findCheckpoint(code, siteId) {
+  const catalogue = await getCatalogue();
+  if (!catalogue) return null;
+  const wanted = String(code).trim().toUpperCase();
+  const matches = catalogue.checkpoints.filter((c) => String(c.code).toUpperCase() === wanted
+    && (siteId == null || c.site_id === Number(siteId)));
+  if (matches.length !== 1) return null; // unknown, or the same code in two of my sites
+  const checkpoint = matches[0];
+  const template = catalogue.templates.find((tpl) => tpl.id === checkpoint.template_id) || null;
+  const workOrders = catalogue.work_orders.filter((w) => w.checkpoint_id === checkpoint.id);
+  let lastCheck = checkpoint.last_check || null;
+  const db = await openStore();
+  for (const row of await db.getAll("records")) {
+    const r = row.record;
+    if (String(r.checkpoint).toUpperCase() !== wanted) continue;
+    if (r.site != null && r.site !== checkpoint.site_id) continue;
+    if (lastCheck && Date.parse(lastCheck.device_time) >= Date.parse(r.device_time)) continue;
+    const failed = (r.items || []).some((item) => item.result === "fail");
+    lastCheck = { id: r.id, device_time: r.device_time, inspector: null,
+      result: failed ? "fail" : "pass", local: true, status: row.status };
+  }
+  return { checkpoint, template, work_orders: workOrders, last_check: lastCheck };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drafts and small settings
+
+export async function saveDraft(key, value) {
+  const db = await openStore();
+  await db.put("drafts", { key, value, saved_at: Date.now() });
+}
+
+export async function loadDraft(key) {
+  const db = await openStore();
+  return (await db.get("drafts", key))?.value;
+}
+
+export async function clearDraft(key) {
+  const db = await openStore();
+  await db.delete("drafts", key);
+}
+
+export async function getMeta(key) {
+  const db = await openStore();
+  return (await db.get("meta", key))?.value;
+}
+
+export async function setMeta(key, value) {
+  const db = await openStore();
+  await db.put("meta", { key, value });
+}

@@ -1,0 +1,457 @@
+// The sync engine: sends the outbox (store.js) to the server and keeps the catalogue fresh.
+//
+// - Triggers: app start / login (startSync), the phone coming online, the app becoming visible, a
+//   foreground timer, a record being saved, and Background Sync where the browser has it (the
+//   service worker's `sync` event asks open pages to sync, see sw.js).
+// - One sync at a time: a re-entrancy guard in this page, and across tabs the Web Locks API
+//   (navigator.locks, lock "xunjian-sync", ifAvailable) or, without it, a short lease in
+//   localStorage.
+// - Per record: each photo not yet acknowledged is PUT to /api/photos/<sha256> (200/201 = the server
+//   has it), then records whose photos are all up go to POST /api/sync, up to BATCH at a time.
+//   accepted/duplicate → "synced" (kept a while for the person to see, then deleted with its
+//   photos); rejected missing_photo → its photos are sent again; any other rejection → "rejected"
+//   with the server's code and reason, kept until the person deletes it.
+// - No answer, 5xx or 429: nothing changes except a capped exponential backoff with jitter for the
+//   records concerned (a 500 is never taken as delivered). 401: stop, ask the person to log in
+//   (the "xunjian:unauthenticated" event), carry on after login with nothing lost.
+// - Only the logged-in person's records are sent (records carry user_id).
+// - Emits window event "xunjian:outbox" {detail: {unsynced, running, lastError, lastSyncAt}}.
+
+import { api, ApiError, NetworkError, SIGNED_OUT_CODES } from "./api.js";
+import { getLang } from "./i18n.js";
+import * as store from "./store.js";
+
+const LOCK_NAME = "xunjian-sync";
+const LEASE_KEY = "xunjian.sync.lease";
+const LEASE_MS = 30_000;
+export const BATCH = 100;
+export const BACKOFF_MIN_MS = 5_000;
+export const BACKOFF_MAX_MS = 10 * 60_000;
+const TIMER_MS = 60_000;
+const PHOTO_TIMEOUT_MS = 120_000;
+const SYNC_TIMEOUT_MS = 60_000;
+const BACKGROUND_TAG = "xunjian-outbox";
+const TAB_ID = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+
+/** Why a sync stopped before the end: no network, or the session is gone. */
+class Stop extends Error {
+  /** @param {"offline" | "signed_out"} reason */
+  constructor(reason) {
+    super(reason);
+    this.reason = reason;
+  }
+}
+
+const state = {
+  /** @type {any} the logged-in person (Me), or null */
+  user: null,
+  signedOut: false,
+  /** @type {Promise<void> | null} */
+  running: null,
+  again: false,
+  force: false,
+  wired: false,
+  unsynced: 0,
+  /** @type {number | null} */
+  lastSyncAt: null,
+  /** @type {null | "offline" | "signed_out" | "server" | "busy"} */
+  lastError: null,
+  /** @type {ReturnType<typeof setTimeout> | null} */
+  soon: null,
+  /** @type {BroadcastChannel | null} */
+  channel: null,
+};
+
+/** The last known number of unsynced records of the logged-in person (for synchronous checks). */
+export function unsyncedCount() {
+  return state.unsynced;
+}
+
+export function syncState() {
+  return { unsynced: state.unsynced, running: Boolean(state.running), lastError: state.lastError,
+    lastSyncAt: state.lastSyncAt };
+}
+
+function emit() {
+  window.dispatchEvent(new CustomEvent("xunjian:outbox", { detail: syncState() }));
+}
+
+let countPending = false;
+/** Count again (coalesced: many store changes in a row cost one count). */
+function refreshCount() {
+  if (countPending) return;
+  countPending = true;
+  queueMicrotask(async () => {
+    countPending = false;
+    try {
+      state.unsynced = state.user ? await store.countUnsynced(state.user.id) : 0;
+    } catch {
+      return; // storage unavailable: keep the last number
+    }
+    emit();
+  });
+}
+
+/** Exponential from BACKOFF_MIN_MS, capped at BACKOFF_MAX_MS, with jitter (half to full delay). */
+export function backoffDelay(attempts) {
+  const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.max(0, attempts - 1));
+  return Math.round(delay * (0.5 + Math.random() * 0.5));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wiring
+
+/**
+ * Start (or resume after a login) syncing for `me`. Safe to call more than once.
+ * @param {any} me  the Me object from /api/me
+ */
+export function startSync(me) {
+  state.user = me;
+  state.signedOut = false;
+  if (state.lastError === "signed_out") state.lastError = null;
+  if (!state.wired) wire();
+  refreshCount();
+  syncNow();
+}
+
+/** Logged out: stop sending (the outbox itself stays on the phone). */
+export function stopSync() {
+  state.user = null;
+  state.unsynced = 0;
+  emit();
+}
+
+function wire() {
+  state.wired = true;
+  window.addEventListener("online", () => syncNow());
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") syncNow();
+  });
+  setInterval(() => {
+    if (document.visibilityState === "visible") syncNow();
+  }, TIMER_MS);
+  window.addEventListener("xunjian:record-saved", () => {
+    refreshCount();
+    registerBackgroundSync();
+    syncNow();
+  });
+  window.addEventListener("xunjian:store-changed", () => {
+    refreshCount();
+    state.channel?.postMessage({ type: "changed" });
+  });
+  window.addEventListener("xunjian:unauthenticated", () => {
+    state.signedOut = true;
+  });
+  if ("BroadcastChannel" in window) {
+    // Another tab's sync changed the records: show the same numbers here.
+    state.channel = new BroadcastChannel("xunjian-outbox");
+    state.channel.onmessage = () => refreshCount();
+  }
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.addEventListener("message", (event) => {
+      if (event.data && event.data.type === "xunjian-sync") syncNow();
+    });
+  }
+}
+
+/** Ask the browser to wake the service worker when the network returns (Chromium has it). */
+async function registerBackgroundSync() {
+  if (!("serviceWorker" in navigator)) return;
+  try {
+    const registration = await navigator.serviceWorker.ready;
+    const sync = /** @type {any} */ (registration).sync;
+    if (sync) await sync.register(BACKGROUND_TAG);
+  } catch {
+    // not allowed or not supported: the other triggers still sync
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One sync at a time
+
+/**
+ * Sync now (or right after the sync that is running). `force` ignores the records' backoff
+ * (the person pressed "sync now" / "retry").
+ * @param {{force?: boolean}} [options]
+ * @returns {Promise<void>}
+ */
+export function syncNow({ force = false } = {}) {
+  if (force) state.force = true;
+  if (state.running) {
+    state.again = true;
+    return state.running;
+  }
+  state.running = (async () => {
+    emit();
+    try {
+      let rounds = 0;
+      do {
+        state.again = false;
+        await withLock(drain);
+        rounds += 1;
+      } while (state.again && rounds < 5 && state.user && !state.signedOut && state.lastError !== "offline");
+    } catch (error) {
+      console.warn("sync failed", error);
+    } finally {
+      state.running = null;
+      refreshCount();
+      emit();
+    }
+  })();
+  return state.running;
+}
+
+/** Run `fn` holding the cross-tab sync lock; if another tab holds it, try again a little later. */
+async function withLock(fn) {
+  const locks = /** @type {any} */ (navigator).locks;
+  if (locks && locks.request) {
+    return locks.request(LOCK_NAME, { ifAvailable: true }, async (lock) => {
+      if (!lock) return busy();
+      return fn();
+    });
+  }
+  // No Web Locks: a lease in localStorage (renewed while this tab syncs).
+  const now = Date.now();
+  const lease = readLease();
+  if (lease && lease.owner !== TAB_ID && lease.until > now) return busy();
+  writeLease(now);
+  // localStorage reaches other tabs a moment later: wait, then see whose lease survived.
+  await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 150));
+  if (readLease()?.owner !== TAB_ID) return busy();
+  const renew = setInterval(() => writeLease(Date.now()), LEASE_MS / 3);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(renew);
+    if (readLease()?.owner === TAB_ID) localStorage.removeItem(LEASE_KEY);
+  }
+}
+
+function readLease() {
+  try {
+    return JSON.parse(localStorage.getItem(LEASE_KEY) || "null");
+  } catch {
+    return null;
+  }
+}
+
+function writeLease(now) {
+  try {
+    localStorage.setItem(LEASE_KEY, JSON.stringify({ owner: TAB_ID, until: now + LEASE_MS }));
+  } catch {
+    // storage blocked: this tab syncs without a lease
+  }
+}
+
+function busy() {
+  // The other tab sends the same outbox; look again shortly for records saved meanwhile.
+  state.lastError = "busy";
+  scheduleSoon(BACKOFF_MIN_MS);
+}
+
+function scheduleSoon(delay) {
+  if (state.soon) clearTimeout(state.soon);
+  state.soon = setTimeout(() => {
+    state.soon = null;
+    syncNow();
+  }, Math.max(0, delay));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The drain
+
+async function drain() {
+  const user = state.user;
+  if (!user || state.signedOut) return;
+  const force = state.force;
+  state.force = false;
+  try {
+    await refreshCatalogue(user);
+    // We hold the lock: a record still "sending" was left by a tab that closed mid-way.
+    const mine = (await store.listRecords()).filter((row) => row.user_id === user.id);
+    for (const row of mine) {
+      if (row.status === "sending") await store.updateRecord(row.id, { status: "pending" });
+    }
+    const now = Date.now();
+    const due = mine
+      .filter((row) => (row.status === "pending" || row.status === "sending")
+        && (force || (row.next_try_at || 0) <= now))
+      .sort((a, b) => a.saved_at - b.saved_at);
+    state.lastError = null;
+    for (let i = 0; i < due.length; i += BATCH) {
+      const chunk = due.slice(i, i + BATCH);
+      const ready = [];
+      for (const row of chunk) {
+        if (await sendPhotos(row)) ready.push(row);
+      }
+      if (ready.length) await sendRecords(ready);
+    }
+    await store.pruneSynced();
+    state.lastSyncAt = Date.now();
+    await scheduleNextRetry(user);
+  } catch (error) {
+    if (!(error instanceof Stop)) throw error;
+    state.lastError = error.reason;
+    // Whatever was being sent stays pending, untouched.
+    for (const row of await store.listRecords()) {
+      if (row.status === "sending") await store.updateRecord(row.id, { status: "pending" });
+    }
+  }
+}
+
+/** A record in backoff within the timer's period gets its own wake-up. */
+async function scheduleNextRetry(user) {
+  const waits = (await store.listRecords())
+    .filter((row) => row.user_id === user.id && row.status === "pending" && row.next_try_at)
+    .map((row) => row.next_try_at - Date.now());
+  if (!waits.length) return;
+  const next = Math.min(...waits);
+  if (next < TIMER_MS) scheduleSoon(next + 50);
+}
+
+/** Throw Stop for "no network" and "log in again"; return the ApiError otherwise. */
+function classify(error) {
+  if (error instanceof NetworkError) throw new Stop("offline");
+  if (error instanceof ApiError && SIGNED_OUT_CODES.has(error.code)) throw new Stop("signed_out");
+  if (error instanceof ApiError) return error;
+  throw error;
+}
+
+/** Worth trying again later: the server is unwell, busy, or does not have the route yet. */
+function transient(status) {
+  return status >= 500 || status === 429 || status === 408 || status === 404 || status === 405;
+}
+
+async function refreshCatalogue(user) {
+  const local = await store.getCatalogue();
+  const cursor = local && local.user_id === user.id ? local.cursor : null;
+  let data;
+  try {
+    data = await api(`/api/catalogue${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ""}`);
+  } catch (error) {
+    classify(error);
+    return; // the server could not answer now: keep the copy we have, still send the outbox
+  }
+  if (data && Array.isArray(data.checkpoints)) await store.applyCatalogue(data, user.id);
+}
+
+async function backOff(row) {
+  const attempts = (row.attempts || 0) + 1;
+  state.lastError = "server";
+  await store.updateRecord(row.id, { status: "pending", attempts,
+    next_try_at: Date.now() + backoffDelay(attempts) });
+}
+
+/**
+ * Upload the record's photos the server has not acknowledged.
+ * @returns {Promise<boolean>} true when every photo is on the server
+ */
+async function sendPhotos(row) {
+  await store.updateRecord(row.id, { status: "sending" });
+  for (const sha of store.photoHashes(row.record)) {
+    const photo = await store.getPhoto(sha);
+    if (!photo) {
+      // Never expected (a record is saved with its photos); let the server say missing_photo.
+      continue;
+    }
+    if (photo.uploaded) continue;
+    const response = await putPhoto(photo);
+    if (response.status === 200 || response.status === 201) {
+      await store.setPhotoUploaded(sha, true);
+      continue;
+    }
+    const error = await errorOf(response);
+    if (response.status === 401 || SIGNED_OUT_CODES.has(error.code)) {
+      window.dispatchEvent(new CustomEvent("xunjian:unauthenticated"));
+      throw new Stop("signed_out");
+    }
+    if (transient(response.status)) {
+      await backOff(row);
+      return false;
+    }
+    // The server will never take this photo (too large, not an image …): the person must decide.
+    await store.updateRecord(row.id, { status: "rejected", code: error.code, reason: error.message });
+    return false;
+  }
+  return true;
+}
+
+async function putPhoto(photo) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), PHOTO_TIMEOUT_MS);
+  try {
+    return await fetch(`/api/photos/${photo.sha256}`, {
+      method: "PUT",
+      body: photo.blob,
+      headers: { "Content-Type": photo.blob.type || "image/jpeg", Accept: "application/json",
+        "Accept-Language": getLang() },
+      credentials: "same-origin",
+      cache: "no-store",
+      signal: controller.signal,
+    });
+  } catch {
+    throw new Stop("offline");
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function errorOf(response) {
+  try {
+    const body = await response.json();
+    return { code: String(body.error.code), message: String(body.error.message || "") };
+  } catch {
+    return { code: `http_${response.status}`, message: "" };
+  }
+}
+
+/** POST records (photos all up) to /api/sync and record each answer. */
+async function sendRecords(rows) {
+  let data;
+  try {
+    data = await api("/api/sync", { method: "POST", body: { records: rows.map((row) => row.record) },
+      timeoutMs: SYNC_TIMEOUT_MS });
+  } catch (error) {
+    const apiError = classify(error);
+    if (transient(apiError.status)) {
+      for (const row of rows) await backOff(row);
+      return;
+    }
+    if (rows.length > 1) {
+      // The whole batch was refused (one malformed record?): send one by one to find it.
+      for (const row of rows) await sendRecords([row]);
+      return;
+    }
+    await store.updateRecord(rows[0].id, { status: "rejected", code: apiError.code,
+      reason: apiError.message });
+    return;
+  }
+  const results = new Map((data?.results || []).map((result) => [result.id, result]));
+  for (const row of rows) {
+    const result = results.get(row.id);
+    if (!result) {
+      await backOff(row);
+    } else if (result.status === "accepted" || result.status === "duplicate") {
+      await store.updateRecord(row.id, { status: "synced", synced_at: Date.now(), code: null,
+        reason: null, work_orders: result.work_orders || [] });
+    } else if (result.code === "missing_photo") {
+      // The server lost a photo or never had it: send the photos again (now once, then backing off).
+      for (const sha of store.photoHashes(row.record)) await store.setPhotoUploaded(sha, false);
+      const attempts = (row.attempts || 0) + 1;
+      await store.updateRecord(row.id, { status: "pending", attempts,
+        next_try_at: attempts === 1 ? 0 : Date.now() + backoffDelay(attempts) });
+      state.again = true;
+    } else {
+      await store.updateRecord(row.id, { status: "rejected", code: result.code || "rejected",
+        reason: result.reason || "" });
+    }
+  }
+}
+
+/** The outbox screen's "retry": forget the backoff (a rejected record is sent again too). */
+export async function retryRecord(id) {
+  const row = await store.getRecord(id);
+  if (!row || row.status === "synced") return;
+  await store.updateRecord(id, { status: "pending", attempts: 0, next_try_at: 0, code: null, reason: null });
+  await syncNow({ force: true });
+}
