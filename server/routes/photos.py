@@ -75,6 +75,7 @@ def _serve(request: Request, key: str) -> File | Stream:
         return File(
             path=local,
             media_type="image/jpeg",
+            filename=local.name,
             content_disposition_type="inline",
             headers=IMMUTABLE,
         )
