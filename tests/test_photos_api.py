@@ -406,3 +406,18 @@ def test_work_files_of_a_killed_server_are_swept(tmp_path):
     os.utime(old, (stale, stale))
     assert store.work_dir() == work
     assert not old.exists() and fresh.exists()  # an upload in flight keeps its file
+
+
+async def test_documented_in_the_openapi_schema(make_client):
+    schema = (await make_client().get("/schema/openapi.json")).json()
+    upload = schema["paths"]["/api/photos/{sha256}"]["put"]
+    assert upload["requestBody"]["content"]["image/jpeg"]["schema"] == {
+        "type": "string",
+        "format": "binary",
+    }
+    assert {"200", "201", "400", "413", "415"} <= set(upload["responses"])
+    for path in ("/api/photos/{sha256}", "/api/photos/{sha256}/thumb"):
+        operation = schema["paths"][path]["put" if path.endswith("}") else "get"]
+        (param,) = [p for p in operation["parameters"] if p["name"] == "sha256"]
+        assert param["in"] == "path" and param["schema"]["pattern"] == "^[0-9a-f]{64}$"
+        assert "image/jpeg" in schema["paths"][path]["get"]["responses"]["200"]["content"]

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, Response, get, put
+from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import (
     OpenAPIMediaType,
     OpenAPIType,
@@ -42,6 +43,24 @@ class PhotoStored(msgspec.Struct):
     width: int
     height: int
 
+
+class ErrorInfo(msgspec.Struct):
+    code: str
+    message: str
+
+
+class ErrorBody(msgspec.Struct):
+    error: ErrorInfo
+
+
+_ERRORS = {
+    200: ResponseSpec(PhotoStored, description="Already stored (nothing changed)"),
+    400: ResponseSpec(
+        ErrorBody, description="photo_hash_mismatch, photo_corrupt or invalid_request"
+    ),
+    413: ResponseSpec(ErrorBody, description="photo_too_large or photo_too_many_pixels"),
+    415: ResponseSpec(ErrorBody, description="photo_not_image: not JPEG, PNG or WebP"),
+}
 
 _BINARY = Schema(type=OpenAPIType.STRING, format="binary")
 
@@ -97,6 +116,7 @@ class PhotoController(Controller):
         status_code=201,
         request_max_body_size=BODY_CEILING,
         operation_class=PhotoUploadOperation,
+        responses=_ERRORS,
     )
     async def upload(self, request: Request, sha256: Sha256) -> Response[PhotoStored]:
         """Upload a photo under the SHA-256 of its bytes: 201 stored, 200 already stored.
