@@ -559,3 +559,57 @@ def test_server_error_backs_off_and_a_refusal_is_kept_until_deleted(
     assert phone.unsynced() == 1
     assert phone.errors == []
     context.close()
+
+
+def test_background_sync_asks_the_open_app_to_sync(browser: Browser, field: Field):
+    user = field.new_patrol()
+    context = browser.new_context(**PHONE)
+    phone = Phone(context.new_page(), field.url)
+    phone.open("/app/home")
+    phone.login(user)
+    phone.wait_ready()
+    context.set_offline(True)
+    phone.log_check(field.checkpoints[33])
+
+    # Saving offline registered a Background Sync for the outbox.
+    phone.wait_until(
+        """async () => {
+          const registration = await navigator.serviceWorker.ready;
+          return (await registration.sync.getTags()).includes('xunjian-outbox');
+        }"""
+    )
+    phone.evaluate(
+        """() => {
+          window.__messages = [];
+          navigator.serviceWorker.addEventListener('message', (e) => window.__messages.push(e.data));
+        }"""
+    )
+    # The network returns and the browser fires the sync event (Chromium holds it back while the
+    # worker is offline): the worker asks the open app to sync.
+    context.set_offline(False)
+    cdp = context.new_cdp_session(phone.page)
+    registrations: list[dict] = []
+    cdp.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda params: registrations.extend(params["registrations"]),
+    )
+    cdp.send("ServiceWorker.enable")
+    phone.page.wait_for_function("true")
+    deadline = time.monotonic() + 10
+    while not registrations and time.monotonic() < deadline:
+        phone.page.wait_for_timeout(100)
+    registration = next(r for r in registrations if r["scopeURL"].startswith(field.url))
+    cdp.send(
+        "ServiceWorker.dispatchSyncEvent",
+        {
+            "origin": field.url,
+            "registrationId": registration["registrationId"],
+            "tag": "xunjian-outbox",
+            "lastChance": False,
+        },
+    )
+    phone.wait_until("() => window.__messages.some((m) => m && m.type === 'xunjian-sync')")
+    phone.wait_until("async () => (await (await import('/static/store.js')).countUnsynced()) === 0")
+    assert [r["status"] for r in phone.records()] == ["synced"]
+    assert phone.errors == []
+    context.close()

@@ -222,7 +222,7 @@ function recordItem(row, name, redraw) {
       waiting),
     row.status === "rejected"
       ? h("p", { class: "outbox-reason", "data-testid": "outbox-record-reason" },
-        row.reason ? `${row.reason} (${row.code})` : row.code)
+        row.reason || row.code, row.reason ? h("span", { class: "outbox-reason-code" }, ` (${row.code})`) : null)
       : null,
     actions.length ? h("div", { class: "outbox-record-actions" }, actions) : null);
 }
