@@ -25,8 +25,9 @@ from conftest import CHROMIUM, CHROMIUM_ARGS
 from phone import PHONE
 from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, BrowserContext, Page, expect
+from test_browser_scan import label_frame, write_y4m
 
-from qr.signing import sign
+from qr.signing import label_url, sign
 
 pytestmark = pytest.mark.browser
 
@@ -78,14 +79,11 @@ class Field:
             params={"kind": "facility", "page_size": 40},
         ).json()
         secret = live_server.env["XUNJIAN_SECRET_KEY"].encode()
-        self.checkpoints = [
-            {
-                **c,
-                "path": f"/c/{c['code']}?v={c['label_version']}"
-                f"&s={sign(secret, 'DEMO', c['code'], c['label_version'])}",
-            }
-            for c in page["items"]
-        ]
+        self.checkpoints = []
+        for c in page["items"]:
+            signature = sign(secret, "DEMO", c["code"], c["label_version"])
+            url = label_url(self.url, c["code"], c["label_version"], signature)
+            self.checkpoints.append({**c, "url": url, "path": url.removeprefix(self.url)})
         assert len(self.checkpoints) >= 20, "the demo has at least 20 facility checkpoints"
 
     def new_patrol(self) -> dict:
@@ -211,9 +209,10 @@ class Phone:
             }"""
         )
 
-    def log_check(self, checkpoint: dict, picture: Path | None = None) -> None:
-        """Open the checkpoint's label URL and save a check: all pass, or one failed item with a photo."""
-        self.go(checkpoint["path"])
+    def log_check(self, checkpoint: dict, picture: Path | None = None, scan: bool = False) -> None:
+        """Open the checkpoint's label (its URL, or the scanner reading it with the camera) and save
+        a check: all pass, or one failed item with a photo."""
+        self.go("/app/scan" if scan else checkpoint["path"])
         screen = self.page.get_by_test_id("checkpoint-screen")
         expect(screen).to_have_attribute("data-state", "form")
         expect(self.page.get_by_test_id("checkpoint-code")).to_have_text(checkpoint["code"])
@@ -236,13 +235,22 @@ class Phone:
         return self.page.evaluate("async () => (await import('/static/store.js')).countUnsynced()")
 
 
-def launch_profile(browser: Browser, profile: Path, offline: bool = False) -> BrowserContext:
-    """A Chromium with a profile directory of its own that survives closing it (a real phone's)."""
+def launch_profile(
+    browser: Browser, profile: Path, camera: Path, offline: bool = False
+) -> BrowserContext:
+    """A Chromium with a profile directory of its own that survives closing it (a real phone's),
+    whose camera films `camera` (a .y4m video)."""
     return browser.browser_type.launch_persistent_context(
         str(profile),
         executable_path=CHROMIUM,
         headless=True,
-        args=CHROMIUM_ARGS,
+        args=[
+            *CHROMIUM_ARGS,
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={camera}",
+        ],
+        permissions=["camera"],
         offline=offline,
         **PHONE,
     )
@@ -279,9 +287,11 @@ def test_offline_round_survives_a_restart_and_syncs_exactly_once(
     user = field.new_patrol()
     profile = tmp_path / "phone-profile"
     checkpoints = field.checkpoints[:20]
+    # The camera films the first checkpoint's label.
+    camera = write_y4m(label_frame(checkpoints[0]["url"]), tmp_path / "label.y4m")
 
     # Online once: log in, the service worker installs, the catalogue comes down.
-    context = launch_profile(browser, profile)
+    context = launch_profile(browser, profile, camera)
     phone = Phone(first_page(context), field.url)
     phone.open("/app/home")
     phone.login(user)
@@ -289,10 +299,11 @@ def test_offline_round_survives_a_restart_and_syncs_exactly_once(
     expect(phone.page.get_by_test_id("tile-outbox")).to_have_attribute("href", "/app/outbox")
     phone.wait_ready()
 
-    # The basement: no network. 20 checks, the first 5 with a failed item and a photo.
+    # The basement: no network. 20 checks, the first 5 with a failed item and a photo; the first
+    # label is read by the scanner, the others opened as the scanner opens them.
     context.set_offline(True)
     for i, checkpoint in enumerate(checkpoints):
-        phone.log_check(checkpoint, pictures[i] if i < 5 else None)
+        phone.log_check(checkpoint, pictures[i] if i < 5 else None, scan=i == 0)
     records = phone.records()
     assert len(records) == 20
     assert {r["status"] for r in records} == {"pending"}
@@ -309,7 +320,7 @@ def test_offline_round_survives_a_restart_and_syncs_exactly_once(
     context.close()
 
     # The browser is closed and opened again, still with no signal: everything is still there.
-    context = launch_profile(browser, profile, offline=True)
+    context = launch_profile(browser, profile, camera, offline=True)
     phone = Phone(first_page(context), field.url)
     response = phone.open("/app/outbox")
     assert response is not None and response.from_service_worker
