@@ -125,8 +125,10 @@ async def latest_checks(site_ids: list[int], since: datetime | None) -> dict[int
         'SELECT c."id" AS checkpoint_id, i."id" AS id, i."device_time" AS device_time,'
         ' i."received_at" AS received_at, u."display_name" AS display_name,'
         ' u."username" AS username,'
-        ' EXISTS (SELECT 1 FROM "item_result" r WHERE r."inspection" = i."id"'
-        " AND r.\"result\" = 'fail') AS failed"
+        # A scalar sub-select, not EXISTS: PostgreSQL would turn EXISTS into one hashed scan
+        # of every item result ever stored; this is a short index lookup per checkpoint.
+        ' (SELECT r."item_code" FROM "item_result" r WHERE r."inspection" = i."id"'
+        " AND r.\"result\" = 'fail' LIMIT 1) AS failed"
         ' FROM "checkpoint" c JOIN "inspection" i ON i."id" = (SELECT k."id" FROM "inspection" k'
         ' WHERE k."checkpoint" = c."id"'
         ' ORDER BY k."device_time" DESC LIMIT 1)'
@@ -139,7 +141,7 @@ async def latest_checks(site_ids: list[int], since: datetime | None) -> dict[int
             "id": str(row["id"]),
             "device_time": as_datetime(row["device_time"]),
             "inspector": row["display_name"] or row["username"],
-            "result": "fail" if row["failed"] else "pass",
+            "result": "pass" if row["failed"] is None else "fail",
         }
         for row in rows
     }
