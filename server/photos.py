@@ -151,6 +151,10 @@ class Processed:
     byte_size: int
 
 
+# In entropy-coded data 0xFF is followed by 0x00 (a stuffed byte), a restart marker (0xD0-D7) or
+# 0xFF (fill); any other byte after 0xFF starts the next segment.
+_NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+
 _KEEP_APP = {
     0xE0: (b"JFIF\x00",),  # JFIF header (density); JFXX thumbnails are dropped
     0xE2: (b"ICC_PROFILE\x00",),  # colour profile; MPF (appended pictures) is dropped
@@ -164,10 +168,13 @@ def strip_jpeg_metadata(data: bytes) -> bytes:
     Walks the marker segments; the entropy-coded data after each SOS is copied byte for byte, so
     the picture is untouched. Raises PhotoError(photo_corrupt) when the structure is broken.
     """
+    return b"".join(_jpeg_parts_without_metadata(data))
+
+
+def _jpeg_parts_without_metadata(data: bytes) -> list[bytes | memoryview]:
     n = len(data)
     view = memoryview(data)
     out: list[bytes | memoryview] = [b"\xff\xd8"]
-    unstuffed: bytes | None = None
     i = 2
     while True:
         if i + 1 >= n or data[i] != 0xFF:
@@ -178,7 +185,7 @@ def strip_jpeg_metadata(data: bytes) -> bytes:
             continue
         if marker == 0xD9:  # EOI: whatever follows (e.g. a phone's extra pictures) is dropped
             out.append(b"\xff\xd9")
-            return b"".join(out)
+            return out
         if marker == 0x01 or 0xD0 <= marker <= 0xD7:
             out.append(view[i : i + 2])
             i += 2
@@ -198,17 +205,12 @@ def strip_jpeg_metadata(data: bytes) -> bytes:
             out.append(view[i:end])
             i = end
             continue
-        # SOS: the scan header, then entropy-coded data up to the next real marker. In that data
-        # 0xFF is followed by 0x00 (a stuffed byte), a restart marker (0xD0-D7) or 0xFF (fill).
-        if unstuffed is None:
-            unstuffed = data.replace(b"\xff\x00", b"\x00\x00")  # same offsets, no stuffed 0xFF
-        j = unstuffed.find(b"\xff", end)
-        while 0 <= j < n - 1 and (0xD0 <= data[j + 1] <= 0xD7 or data[j + 1] == 0xFF):
-            j = unstuffed.find(b"\xff", j + 1)
-        if j < 0 or j >= n - 1:
+        # SOS: the scan header, then entropy-coded data up to the next real marker.
+        found = _NEXT_MARKER.search(data, end)
+        if found is None:
             raise PhotoError(400, "photo_corrupt")
-        out.append(view[i:j])
-        i = j
+        out.append(view[i : found.start()])
+        i = found.start()
 
 
 def _thumb_size(width: int, height: int, edge: int = THUMB_EDGE) -> tuple[int, int]:
@@ -239,9 +241,9 @@ def _save_jpeg(img: Image.Image, path: Path, icc: bytes | None, quality: int) ->
     img.save(path, "JPEG", **params)
 
 
-def _write_bytes(path: Path, data: bytes) -> None:
+def _write_parts(path: Path, parts: list[bytes | memoryview]) -> None:
     with open(path, "wb") as handle:
-        handle.write(data)
+        handle.writelines(parts)
 
 
 @contextmanager
@@ -295,11 +297,11 @@ def _process(src: Path, fmt: str, max_pixels: int, original: Path, thumb: Path) 
             with _decoding():
                 img.draft("RGB", _thumb_size(width, height))
                 img.load()
-                stripped = strip_jpeg_metadata(src.read_bytes())
+                stripped = _jpeg_parts_without_metadata(src.read_bytes())
             small = img.copy()
-            small.thumbnail((THUMB_EDGE, THUMB_EDGE), Image.Resampling.LANCZOS)
+            small.thumbnail((THUMB_EDGE, THUMB_EDGE))
             _save_jpeg(small, thumb, icc, 85)
-            _write_bytes(original, stripped)
+            _write_parts(original, stripped)
             return width, height
         with _decoding():
             img.load()

@@ -302,6 +302,26 @@ async def test_upright_jpeg_keeps_its_pixels_and_loses_its_metadata(patrol, sett
         assert after.tobytes() == before.tobytes()
 
 
+@pytest.mark.parametrize(
+    "params", [{"progressive": True}, {"restart_marker_rows": 1}], ids=["progressive", "restarts"]
+)
+async def test_upright_jpeg_of_several_scans_or_with_restart_markers(params, patrol):
+    _, _, client = patrol
+    buffer = io.BytesIO()
+    noisy((480, 360)).save(buffer, "JPEG", quality=90, exif=gps_exif(1), **params)
+    data = buffer.getvalue()
+    if "progressive" in params:
+        assert data.count(b"\xff\xda") > 1  # several scans
+    else:
+        assert b"\xff\xd0" in data  # restart markers inside the image data
+    response = await put(client, data)
+    assert response.status_code == 201, response.text
+    stored = (await client.get(f"/api/photos/{sha(data)}")).content
+    assert_clean(stored)
+    with Image.open(io.BytesIO(data)) as before, Image.open(io.BytesIO(stored)) as after:
+        assert after.tobytes() == before.tobytes()
+
+
 async def test_multi_picture_jpeg_keeps_only_the_first_picture(patrol):
     _, _, client = patrol
     buffer = io.BytesIO()
