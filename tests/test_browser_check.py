@@ -12,6 +12,7 @@ import base64
 import hashlib
 import io
 import re
+import time
 
 import httpx
 import pytest
@@ -129,6 +130,22 @@ def open_label(page: Page, live_server, label: dict, username: str = "patrol") -
     expect(page.get_by_test_id("checkpoint-code")).to_have_text(label["code"])
 
 
+def open_in_app(page: Page, path: str) -> None:
+    """Go to a screen the way a link inside the app does (no page load: works offline too)."""
+    page.evaluate(
+        "(path) => { history.pushState(null, '', path); dispatchEvent(new PopStateEvent('popstate')); }",
+        path,
+    )
+
+
+def wait_until(condition, timeout: float = 20.0) -> None:
+    """Poll a condition checked from Python (page.evaluate awaits the page's promises)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.25)
+
+
 def store(page: Page, name: str) -> list[dict]:
     return page.evaluate(READ_STORE, name)
 
@@ -216,6 +233,11 @@ def test_clean_facility_is_saved_in_two_taps_offline(phone, live_server, demo, a
     assert {i["result"] for i in record["items"]} == {"pass"}
     assert record["photos"] == [] and all(i["photos"] == [] for i in record["items"])
     assert store(phone, "drafts") == []
+
+    # Back at the same checkpoint (still offline): the check just made is its last check.
+    open_in_app(phone, f"/c/{label['code']}?v={label['label_version']}&s={label['signature']}")
+    expect(phone.get_by_test_id("check-last")).to_contain_text("本机记录，待同步")
+    expect(phone.get_by_test_id("check-last")).to_contain_text("合格")
 
 
 def test_failed_item_needs_a_photo_before_saving(phone, live_server, demo, artifacts_dir):
@@ -422,10 +444,7 @@ def test_renovation_uses_my_departments_checklist(browser, live_server, demo):
 def test_unknown_code_offline_goes_back_to_the_scanner(phone, live_server, demo, artifacts_dir):
     open_label(phone, live_server, demo["label"]("facility", 8))
     phone.context.set_offline(True)
-    phone.evaluate(
-        "history.pushState(null, '', '/c/NO-SUCH-1?manual=1');"
-        " dispatchEvent(new PopStateEvent('popstate'))"
-    )
+    open_in_app(phone, "/c/NO-SUCH-1?manual=1")
     screen = phone.get_by_test_id("checkpoint-screen")
     expect(screen).to_have_attribute("data-state", "unknown")
     expect(phone.get_by_test_id("check-unknown")).to_contain_text("本机没有这个检查点的资料")
@@ -450,3 +469,85 @@ def test_smallest_phone_in_english(phone, live_server, demo, artifacts_dir):
     assert_thumb_reachable(phone, "check-save", 640)
     phone.screenshot(path=str(artifacts_dir / "check-360-en.png"))
     phone.get_by_test_id("lang-switch").click()
+
+
+def test_typed_code_is_saved_as_manual_and_unverified(phone, live_server, demo):
+    label = demo["label"]("facility", 10)
+    open_label(phone, live_server, demo["label"]("facility", 11))
+    phone.context.set_offline(True)
+    open_in_app(phone, f"/c/{label['code']}?manual=1")
+    screen = phone.get_by_test_id("checkpoint-screen")
+    expect(screen).to_have_attribute("data-state", "form")
+    expect(phone.get_by_test_id("checkpoint-code")).to_have_text(label["code"])
+    expect(phone.get_by_test_id("check-manual")).to_contain_text("手动输入，未验证")
+    phone.get_by_test_id("check-all-pass").click()
+    phone.get_by_test_id("check-save").click()
+    expect(phone).to_have_url(re.compile(r"/app/scan$"))
+    record = saved_record(phone, label["code"])["record"]
+    assert record["source"] == "manual"
+    assert record["version"] is None and record["signature"] is None
+    assert record["site"] == label["site_id"]
+
+
+def test_gallery_only_where_the_template_allows_it(phone, live_server, demo):
+    label = demo["label"]("facility", 12)
+    open_label(phone, live_server, label)
+    screen = phone.get_by_test_id("checkpoint-screen")
+    code = screen.get_attribute("data-template")
+    item = template_of(phone, code)["items"][0]["code"]
+    phone.get_by_test_id(f"item-{item}-fail").click()
+    expect(phone.get_by_test_id(f"item-{item}-camera")).to_have_count(1)
+    expect(phone.get_by_test_id(f"item-{item}-gallery")).to_have_count(0)
+
+    # The same template with the gallery allowed (as a site's administrator may set it).
+    phone.evaluate(
+        """async (code) => {
+          const db = await new Promise((resolve, reject) => {
+            const request = indexedDB.open("xunjian");
+            request.onsuccess = () => resolve(request.result);
+            request.onerror = () => reject(request.error);
+          });
+          const tx = db.transaction("catalogue", "readwrite");
+          const store = tx.objectStore("catalogue");
+          const entry = await new Promise((resolve) => {
+            const request = store.get("main");
+            request.onsuccess = () => resolve(request.result);
+          });
+          entry.value.templates.find((t) => t.code === code).allow_gallery = true;
+          store.put(entry);
+          await new Promise((resolve) => { tx.oncomplete = resolve; });
+          db.close();
+        }""",
+        code,
+    )
+    phone.context.set_offline(True)  # no catalogue refresh undoing the change
+    open_in_app(phone, "/app/home")
+    open_in_app(phone, f"/c/{label['code']}?manual=1")
+    expect(screen).to_have_attribute("data-state", "form")
+    expect(phone.get_by_test_id(f"item-{item}-fail")).to_have_attribute("aria-pressed", "true")
+    gallery = phone.get_by_test_id(f"item-{item}-gallery")
+    expect(gallery).to_have_count(1)
+    assert gallery.get_attribute("capture") is None
+    assert gallery.get_attribute("multiple") is not None
+    gallery.set_input_files([camera_jpeg((2400, 1800), 1), camera_jpeg((1600, 2400), 1)])
+    expect(phone.get_by_test_id(f"item-{item}-photos").locator("img")).to_have_count(2)
+
+
+def test_synced_check_shows_on_the_server_and_as_the_last_check(phone, live_server, demo):
+    label = demo["label"]("facility", 13)
+    open_label(phone, live_server, label)
+    phone.get_by_test_id("check-all-pass").click()
+    phone.get_by_test_id("check-save").click()
+    expect(phone).to_have_url(re.compile(r"/app/scan$"))
+    record_id = saved_record(phone, label["code"])["id"]
+    # The outbox sends it by itself (online); wait until the server acknowledged it.
+    wait_until(lambda: saved_record(phone, label["code"])["status"] == "synced")
+    # …and the server's status of the checkpoint names it.
+    status = (
+        f"fetch('/api/checkpoints/{label['id']}/status', {{cache: 'no-store'}}).then(r => r.json())"
+    )
+    wait_until(lambda: any(c["id"] == record_id for c in phone.evaluate(status)["last_checks"]))
+    open_in_app(phone, f"/c/{label['code']}?v={label['label_version']}&s={label['signature']}")
+    last = phone.get_by_test_id("check-last")
+    expect(last).to_contain_text("王晓明")  # the server's answer names the inspector
+    expect(last).not_to_contain_text("本机记录")

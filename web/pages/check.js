@@ -390,7 +390,8 @@ function drawForm(ctx, root, found, catalogue, template, label, form) {
         personName(lastCheck.inspector) ? `${personName(lastCheck.inspector)} ` : "",
         h("span", { class: `check-chip check-chip-${lastCheck.result === "fail" ? "fail" : "pass"}` },
           t(lastCheck.result === "fail" ? "check.last_fail" : "check.last_pass")),
-        lastCheck.local ? h("span", { class: "muted" }, ` · ${t("check.last_local")}`) : null)
+        lastCheck.local && lastCheck.status !== "synced"
+          ? h("span", { class: "muted" }, ` · ${t("check.last_local")}`) : null)
       : h("p", { class: "muted", "data-testid": "check-last" }, t("check.last_none"));
     const list = orders.length
       ? h("details", { class: "check-orders", "data-testid": "check-orders" },
@@ -406,9 +407,11 @@ function drawForm(ctx, root, found, catalogue, template, label, form) {
     // Fresher news from the server when it is reachable; the catalogue's copy stays otherwise.
     api(`/api/checkpoints/${checkpoint.id}/status`).then((status) => {
       if (!root.isConnected || !status || typeof status !== "object") return;
-      const lastCheck = status.last_check !== undefined ? status.last_check : found.last_check;
-      const orders = Array.isArray(status.work_orders) ? status.work_orders : found.work_orders;
-      const newer = found.last_check?.local
+      // {last_checks: [newest first], open_work_orders: [...]} (GET /api/checkpoints/{id}/status)
+      const lastCheck = Array.isArray(status.last_checks) ? status.last_checks[0] || null : found.last_check;
+      const orders = Array.isArray(status.open_work_orders) ? status.open_work_orders : found.work_orders;
+      // A check made on this phone that the server has not got (or not yet) is still the latest.
+      const newer = found.last_check?.local && found.last_check.id !== lastCheck?.id
         && (!lastCheck || Date.parse(found.last_check.device_time) > Date.parse(lastCheck.device_time));
       drawHistory(newer ? found.last_check : lastCheck, orders);
     }).catch(() => {});
