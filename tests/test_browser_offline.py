@@ -624,3 +624,61 @@ def test_background_sync_asks_the_open_app_to_sync(browser: Browser, field: Fiel
     assert [r["status"] for r in phone.records()] == ["synced"]
     assert phone.errors == []
     context.close()
+
+
+def test_a_shared_phone_sends_only_the_logged_in_persons_records(browser: Browser, field: Field):
+    first_user, second_user = field.new_patrol(), field.new_patrol()
+    checkpoints = field.checkpoints[34:36]
+    context = browser.new_context(**PHONE)
+    phone = Phone(context.new_page(), field.url)
+    phone.open("/app/home")
+    phone.login(first_user)
+    phone.wait_ready()
+
+    # The first person logs two checks; the server is down when they go off shift.
+    context.set_offline(True)
+    for checkpoint in checkpoints:
+        phone.log_check(checkpoint)
+    records = phone.records()
+    phone.page.route("**/api/sync", lambda route: route.fulfill(status=503, body=""))
+    context.set_offline(False)
+    phone.go("/app/outbox")
+    expect(phone.page.get_by_test_id("outbox-state")).to_have_attribute(
+        "data-state", "server", timeout=SYNC_TIMEOUT_MS
+    )
+    phone.page.once("dialog", lambda dialog: dialog.accept())
+    with phone.page.expect_response("**/api/auth/logout"):
+        phone.page.get_by_test_id("logout").click()
+    phone.page.unroute("**/api/sync")
+
+    # The next person on the same phone: their sync runs and sends none of the first person's.
+    posted: list[str] = []
+    phone.page.on(
+        "request",
+        lambda request: (
+            posted.append(request.url)
+            if request.url.endswith("/api/sync") and request.method == "POST"
+            else None
+        ),
+    )
+    phone.login(second_user)
+    phone.go("/app/outbox")
+    expect(phone.page.get_by_test_id("outbox-unsynced")).to_have_text("0")
+    phone.page.get_by_test_id("outbox-sync").click()
+    expect(phone.page.get_by_test_id("outbox-state")).to_have_attribute("data-state", "ok")
+    assert posted == []
+    assert {(r["user_id"], r["status"]) for r in phone.records()} == {(first_user["id"], "pending")}
+    ids = {c["id"] for c in checkpoints}
+    assert field.inspections_by(second_user["id"], ids) == []
+    assert field.inspections_by(first_user["id"], ids) == []
+
+    # The first person is back: their records go, under their name.
+    with phone.page.expect_response("**/api/auth/logout"):
+        phone.page.get_by_test_id("logout").click()
+    phone.login(first_user)
+    phone.go("/app/outbox")
+    expect(phone.page.get_by_test_id("outbox-unsynced")).to_have_text("0", timeout=SYNC_TIMEOUT_MS)
+    assert {r["status"] for r in phone.records()} == {"synced"}
+    assert_on_server(field, first_user, records, ids)
+    assert phone.errors == []
+    context.close()

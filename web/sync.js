@@ -282,9 +282,9 @@ async function drain() {
       const chunk = due.slice(i, i + BATCH);
       const ready = [];
       for (const row of chunk) {
-        if (await sendPhotos(row)) ready.push(row);
+        if (await sendPhotos(row, user)) ready.push(row);
       }
-      if (ready.length) await sendRecords(ready);
+      if (ready.length) await sendRecords(ready, user);
     }
     await store.pruneSynced();
     state.lastSyncAt = Date.now();
@@ -309,6 +309,14 @@ async function scheduleNextRetry(user) {
   if (next < TIMER_MS) scheduleSoon(next + 50);
 }
 
+/**
+ * Still the same person, still logged in? Checked before every request: a sync that started before
+ * a logout must not send one person's records with the next person's session.
+ */
+function stillSignedIn(user) {
+  if (state.signedOut || !state.user || state.user.id !== user.id) throw new Stop("signed_out");
+}
+
 /** Throw Stop for "no network" and "log in again"; return the ApiError otherwise. */
 function classify(error) {
   if (error instanceof NetworkError) throw new Stop("offline");
@@ -326,6 +334,7 @@ async function refreshCatalogue(user) {
   const local = await store.getCatalogue();
   const cursor = local && local.user_id === user.id ? local.cursor : null;
   let data;
+  stillSignedIn(user);
   try {
     data = await api(`/api/catalogue${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ""}`);
   } catch (error) {
@@ -346,7 +355,7 @@ async function backOff(row) {
  * Upload the record's photos the server has not acknowledged.
  * @returns {Promise<boolean>} true when every photo is on the server
  */
-async function sendPhotos(row) {
+async function sendPhotos(row, user) {
   await store.updateRecord(row.id, { status: "sending" });
   for (const sha of store.photoHashes(row.record)) {
     const photo = await store.getPhoto(sha);
@@ -355,6 +364,7 @@ async function sendPhotos(row) {
       continue;
     }
     if (photo.uploaded) continue;
+    stillSignedIn(user);
     const response = await putPhoto(photo);
     if (response.status === 200 || response.status === 201) {
       await store.setPhotoUploaded(sha, true);
@@ -406,8 +416,9 @@ async function errorOf(response) {
 }
 
 /** POST records (photos all up) to /api/sync and record each answer. */
-async function sendRecords(rows) {
+async function sendRecords(rows, user) {
   let data;
+  stillSignedIn(user);
   try {
     data = await api("/api/sync", { method: "POST", body: { records: rows.map((row) => row.record) },
       timeoutMs: SYNC_TIMEOUT_MS });
@@ -419,7 +430,7 @@ async function sendRecords(rows) {
     }
     if (rows.length > 1) {
       // The whole batch was refused (one malformed record?): send one by one to find it.
-      for (const row of rows) await sendRecords([row]);
+      for (const row of rows) await sendRecords([row], user);
       return;
     }
     await store.updateRecord(rows[0].id, { status: "rejected", code: apiError.code,
