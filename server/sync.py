@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import msgspec
-from asyncpg.exceptions import UniqueViolationError
+from asyncpg.exceptions import DeadlockDetectedError, UniqueViolationError
 from piccolo.engine.sqlite import SQLiteEngine
 
 from qr.signing import CODE_RE, verify
@@ -145,7 +145,7 @@ async def apply_batch(
         try:
             async with write_transaction(engine) as tx:
                 return await _apply(settings, user, records, hashes, tx, engine)
-        except (UniqueViolationError, sqlite3.IntegrityError) as exc:
+        except (UniqueViolationError, DeadlockDetectedError, sqlite3.IntegrityError) as exc:
             # Another request stored one of these ids (or raised the same order) first.
             log.info("sync batch lost an insert race (attempt %s): %s", attempt + 1, exc)
             if attempt == RETRIES - 1:
@@ -527,6 +527,9 @@ async def _store(tx, engine, user: CurrentUser, accepted: list[_Accepted], recei
                         device_time=a.device_time,
                     )
                 )
+    # In id order: two batches holding the same ids in another order wait for each other
+    # instead of deadlocking (PostgreSQL locks each new key as it is inserted).
+    inspections.sort(key=lambda row: row[0])
     await insert_rows(tx, engine, Inspection, _INSPECTION_COLUMNS, inspections)
     await insert_rows(tx, engine, ItemResult, _ITEM_COLUMNS, items)
     await insert_rows(tx, engine, InspectionPhoto, _PHOTO_COLUMNS, photos)

@@ -489,6 +489,19 @@ async def test_same_batch_three_times_concurrently_is_stored_once(world, login):
     assert len(orders) == 1 and len(next(iter(orders))) == 2
 
 
+async def test_overlapping_batches_in_opposite_orders_are_stored_once(world, login):
+    records = [world.record(world.codes[i % 3]) for i in range(40)]
+    other = await login(world.user)
+    forward, backward = await asyncio.gather(
+        world.post(*records), world.post(*reversed(records), client=other)
+    )
+    answers = {r["id"]: [r["status"]] for r in _results(forward)}
+    for r in _results(backward):
+        answers[r["id"]].append(r["status"])
+    assert all(sorted(s) == ["accepted", "duplicate"] for s in answers.values()), answers
+    assert await _stored([r["id"] for r in records]) == 40
+
+
 # --- findings -----------------------------------------------------------------------------------
 
 
