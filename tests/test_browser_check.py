@@ -459,11 +459,16 @@ def test_smallest_phone_in_english(phone, live_server, demo, artifacts_dir):
     phone.set_viewport_size({"width": 360, "height": 640})
     label = demo["label"]("facility", 9)
     open_label(phone, live_server, label)
-    phone.get_by_test_id("lang-switch").click()
-    expect(phone.get_by_test_id("check-all-pass")).to_have_text("All pass")
     screen = phone.get_by_test_id("checkpoint-screen")
     template = template_of(phone, screen.get_attribute("data-template"))
     first = template["items"][0]
+    phone.get_by_test_id(f"item-{first['code']}-fail").click()
+    phone.get_by_test_id("lang-switch").click()
+    expect(phone.get_by_test_id("check-all-pass")).to_have_text("All pass")
+    # The screen is redrawn in English with what was entered still there.
+    expect(phone.get_by_test_id(f"item-{first['code']}-fail")).to_have_attribute(
+        "aria-pressed", "true"
+    )
     expect(phone.get_by_test_id(f"item-{first['code']}")).to_contain_text(first["text_en"])
     assert phone.evaluate("document.documentElement.scrollWidth") <= 360
     assert_thumb_reachable(phone, "check-save", 640)
@@ -551,3 +556,40 @@ def test_synced_check_shows_on_the_server_and_as_the_last_check(phone, live_serv
     last = phone.get_by_test_id("check-last")
     expect(last).to_contain_text("王晓明")  # the server's answer names the inspector
     expect(last).not_to_contain_text("本机记录")
+
+
+def test_open_work_order_of_a_failure_is_shown_offline_too(phone, live_server, demo):
+    label = demo["label"]("facility", 14)
+    open_label(phone, live_server, label)
+    screen = phone.get_by_test_id("checkpoint-screen")
+    template = template_of(phone, screen.get_attribute("data-template"))
+    item = next(i for i in template["items"] if i["photo_required_on_fail"])
+    code = item["code"]
+    expect(phone.get_by_test_id("check-orders")).to_have_text("没有未关闭的工单")
+    phone.get_by_test_id(f"item-{code}-fail").click()
+    phone.get_by_test_id(f"item-{code}-camera").set_input_files(camera_jpeg((1000, 800), 1))
+    expect(phone.get_by_test_id(f"item-{code}-photos").locator("img")).to_have_count(1)
+    phone.get_by_test_id("check-all-pass").click()
+    phone.get_by_test_id("check-save").click()
+    expect(phone).to_have_url(re.compile(r"/app/scan$"))
+
+    # Synced (photo and record), the server raised a work order, the phone's catalogue has it.
+    wait_until(lambda: saved_record(phone, label["code"])["status"] == "synced", 30)
+
+    def catalogue_orders():
+        catalogue = store(phone, "catalogue")[0]["value"]
+        return [w for w in catalogue["work_orders"] if w["checkpoint_id"] == label["id"]]
+
+    phone.evaluate("dispatchEvent(new Event('online'))")  # nudge a catalogue refresh
+    wait_until(lambda: bool(catalogue_orders()), 30)
+    assert [w["item_code"] for w in catalogue_orders()] == [code]
+
+    phone.context.set_offline(True)
+    open_in_app(phone, f"/c/{label['code']}?v={label['label_version']}&s={label['signature']}")
+    expect(screen).to_have_attribute("data-state", "form")
+    expect(phone.get_by_test_id("check-orders")).to_contain_text("未关闭工单（1）")
+    expect(phone.get_by_test_id(f"item-{code}-order")).to_be_visible()
+    expect(phone.get_by_test_id(f"item-{code}-order")).to_have_text("已有工单")
+    others = [i["code"] for i in template["items"] if i["code"] != code]
+    expect(phone.get_by_test_id(f"item-{others[0]}-order")).to_be_hidden()
+    expect(phone.get_by_test_id("check-last")).to_contain_text("有问题")

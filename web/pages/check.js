@@ -348,7 +348,10 @@ function drawForm(ctx, root, found, catalogue, template, label, form) {
   const { checkpoint } = found;
   const items = template.items.filter((item) => !item.is_confirmation);
   const confirmations = template.items.filter((item) => item.is_confirmation);
-  const ordersByItem = new Set(found.work_orders.map((w) => w.item_code));
+  /** Items with an open work order already: a failure found again is added to that order. */
+  let ordersByItem = new Set(found.work_orders.map((w) => w.item_code));
+  /** Photos being made ready (decoded, scaled, hashed): Save waits for them. */
+  let processing = 0;
   /** Object URLs of the thumbnails on screen, by sha256. */
   const urls = new Map();
   let showProblems = false;
@@ -414,6 +417,8 @@ function drawForm(ctx, root, found, catalogue, template, label, form) {
       const newer = found.last_check?.local && found.last_check.id !== lastCheck?.id
         && (!lastCheck || Date.parse(found.last_check.device_time) > Date.parse(lastCheck.device_time));
       drawHistory(newer ? found.last_check : lastCheck, orders);
+      ordersByItem = new Set(orders.map((w) => w.item_code));
+      refresh();
     }).catch(() => {});
   }
 
@@ -463,6 +468,8 @@ function drawForm(ctx, root, found, catalogue, template, label, form) {
       if (!files.length) return;
       working.hidden = false;
       photoError.hidden = true;
+      processing += 1;
+      refresh();
       for (const file of files) {
         try {
           const photo = await preparePhoto(file);
@@ -474,6 +481,7 @@ function drawForm(ctx, root, found, catalogue, template, label, form) {
         }
       }
       working.hidden = true;
+      processing -= 1;
       changed({ now: true });
     }
 
@@ -494,10 +502,12 @@ function drawForm(ctx, root, found, catalogue, template, label, form) {
       h("div", { class: "check-field" },
         h("label", { class: "field-label", for: `${id}-note` }, t("check.note")), note));
 
+    const orderChip = h("span", { class: "check-chip check-chip-order", hidden: true,
+      "data-testid": `item-${item.code}-order` }, t("check.order_open"));
     const el = h("li", { class: "check-item", id, "data-testid": `item-${item.code}` },
       h("p", { class: "check-item-text" },
         h("span", { class: "check-item-no" }, `${index + 1}.`), " ", itemText(item),
-        ordersByItem.has(item.code) ? h("span", { class: "check-chip check-chip-order" }, t("check.order_open")) : null),
+        orderChip),
       h("div", { class: "check-choices", role: "group", "aria-label": itemText(item) }, choices),
       message, extra);
 
@@ -506,6 +516,7 @@ function drawForm(ctx, root, found, catalogue, template, label, form) {
         choices[i].setAttribute("aria-pressed", String(answer.result === result));
       }
       el.dataset.result = answer.result || "";
+      orderChip.hidden = !ordersByItem.has(item.code);
       extra.hidden = answer.result !== "fail";
       if (defects) {
         for (const button of defects.querySelectorAll(".check-defect")) {
@@ -608,6 +619,7 @@ function drawForm(ctx, root, found, catalogue, template, label, form) {
     if (p.answer.length) parts.push(t("check.todo_answer", { n: p.answer.length }));
     if (p.photo.length) parts.push(t("check.todo_photo", { n: p.photo.length }));
     if (p.confirm.length) parts.push(t("check.todo_confirm", { n: p.confirm.length }));
+    if (processing) parts.push(t("check.photo_working"));
     const ready = parts.length === 0;
     todo.textContent = ready ? t("check.ready") : parts.join(" · ");
     todo.classList.toggle("is-ready", ready);
@@ -619,6 +631,7 @@ function drawForm(ctx, root, found, catalogue, template, label, form) {
   async function onSave() {
     if (form.saving) return;
     const p = problems(form);
+    if (processing) return; // a photo is still being made ready: it would be left out
     if (p.answer.length || p.photo.length || p.confirm.length) {
       showProblems = true;
       refresh();
