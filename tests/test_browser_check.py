@@ -593,3 +593,25 @@ def test_open_work_order_of_a_failure_is_shown_offline_too(phone, live_server, d
     others = [i["code"] for i in template["items"] if i["code"] != code]
     expect(phone.get_by_test_id(f"item-{others[0]}-order")).to_be_hidden()
     expect(phone.get_by_test_id("check-last")).to_contain_text("有问题")
+
+
+def test_label_opened_cold_with_no_network(phone, live_server, demo):
+    """The phone's own camera app opens the label URL in a basement: the page loads from the
+    service worker, the form from the catalogue on the phone, the check is saved for later."""
+    label = demo["label"]("facility", 15)
+    open_label(phone, live_server, label)
+    phone.wait_for_function(
+        "navigator.serviceWorker.controller !== null"
+        " && navigator.serviceWorker.controller.state === 'activated'"
+    )
+    phone.context.set_offline(True)
+    phone.reload()
+    screen = phone.get_by_test_id("checkpoint-screen")
+    expect(screen).to_have_attribute("data-state", "form", timeout=OPEN_TIMEOUT_MS)
+    expect(phone.get_by_test_id("offline-banner")).to_be_visible()
+    expect(phone.get_by_test_id("check-name")).to_have_text(label["name"])
+    phone.get_by_test_id("check-all-pass").click()
+    phone.get_by_test_id("check-save").click()
+    expect(phone.get_by_test_id("check-saved")).to_be_visible()
+    expect(phone).to_have_url(re.compile(r"/app/scan$"))
+    assert saved_record(phone, label["code"])["status"] in ("pending", "sending")
