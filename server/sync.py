@@ -187,7 +187,7 @@ async def _apply(settings, user, records, hashes, tx, engine) -> list[Outcome]:
     orders = await _store(tx, engine, user, accepted, received_at)
     for a in accepted:
         outcomes[a.index] = Outcome(
-            str(a.record.id), "accepted", work_orders=orders.get(a.index, [])
+            str(a.record.id), "accepted", work_orders=sorted(orders.get(a.index, []))
         )
 
     # Later copies of an id in the same batch answer like the first one did.
