@@ -615,3 +615,35 @@ def test_label_opened_cold_with_no_network(phone, live_server, demo):
     expect(phone.get_by_test_id("check-saved")).to_be_visible()
     expect(phone).to_have_url(re.compile(r"/app/scan$"))
     assert saved_record(phone, label["code"])["status"] in ("pending", "sending")
+
+
+def test_checkpoint_missing_from_an_old_catalogue_is_fetched_when_online(phone, live_server, demo):
+    label = demo["label"]("facility", 16)
+    open_label(phone, live_server, demo["label"]("facility", 17))
+    # The phone's catalogue predates this checkpoint (and has no cursor to update it from).
+    phone.evaluate(
+        """async (id) => {
+          const db = await new Promise((resolve, reject) => {
+            const request = indexedDB.open("xunjian");
+            request.onsuccess = () => resolve(request.result);
+            request.onerror = () => reject(request.error);
+          });
+          const tx = db.transaction("catalogue", "readwrite");
+          const store = tx.objectStore("catalogue");
+          const entry = await new Promise((resolve) => {
+            const request = store.get("main");
+            request.onsuccess = () => resolve(request.result);
+          });
+          entry.value.checkpoints = entry.value.checkpoints.filter((c) => c.id !== id);
+          entry.value.cursor = null;
+          store.put(entry);
+          await new Promise((resolve) => { tx.oncomplete = resolve; });
+          db.close();
+        }""",
+        label["id"],
+    )
+    with phone.expect_response(re.compile(r"/api/catalogue")):
+        open_in_app(phone, f"/c/{label['code']}?v={label['label_version']}&s={label['signature']}")
+    screen = phone.get_by_test_id("checkpoint-screen")
+    expect(screen).to_have_attribute("data-state", "form")
+    expect(phone.get_by_test_id("check-name")).to_have_text(label["name"])

@@ -15,6 +15,7 @@ import { h } from "../dom.js";
 import { addStrings, getLang, t } from "../i18n.js";
 import { PhotoError, preparePhoto } from "../photos.js";
 import { clearDraft, findCheckpoint, getCatalogue, loadDraft, saveDraft, saveRecord } from "../store.js";
+import { syncNow } from "../sync.js";
 import { reportDownload } from "./labels.js";
 
 addStrings({
@@ -223,11 +224,17 @@ export function render(ctx) {
 
 async function lookUp(code, siteId) {
   const deadline = Date.now() + CATALOGUE_WAIT_MS;
+  let refreshed = false;
   for (;;) {
     const found = (siteId != null ? await findCheckpoint(code, siteId) : null)
       || await findCheckpoint(code);
     if (found || Date.now() > deadline || !navigator.onLine) return found;
-    // The catalogue may still be loading (first start after login): look again shortly.
+    // Online but not on the phone: the catalogue may still be loading (first start after login)
+    // or be older than the checkpoint. Ask for a fresh one once, and look again shortly.
+    if (!refreshed) {
+      refreshed = true;
+      syncNow().catch(() => {});
+    }
     await new Promise((resolve) => setTimeout(resolve, 400));
   }
 }
