@@ -206,8 +206,14 @@ def test_clean_facility_is_saved_in_two_taps_offline(phone, live_server, demo, a
 
     # The basement: no network from here on.
     phone.context.set_offline(True)
+    before = {k: phone.get_by_test_id(k).bounding_box() for k in ("check-all-pass", "check-save")}
     phone.get_by_test_id("check-all-pass").click()  # tap 1
     expect(screen).to_have_attribute("data-ready", "true")
+    # Nothing moved under the thumb: a double tap on "all pass" does not land on Save.
+    assert {k: phone.get_by_test_id(k).bounding_box() for k in before} == before
+    expect(phone.get_by_test_id("check-all-pass")).to_have_attribute("aria-disabled", "true")
+    expect(phone.get_by_test_id("check-save")).to_have_attribute("aria-disabled", "false")
+    phone.screenshot(path=str(artifacts_dir / "check-390-all-pass.png"))
     for item in template["items"]:
         expect(phone.get_by_test_id(f"item-{item['code']}-pass")).to_have_attribute(
             "aria-pressed", "true"

@@ -631,7 +631,9 @@ function drawForm(ctx, root, found, catalogue, template, label, form) {
     todo.textContent = ready ? t("check.ready") : parts.join(" · ");
     todo.classList.toggle("is-ready", ready);
     save.setAttribute("aria-disabled", String(!ready || form.saving));
-    allPass.hidden = !items.some((item) => !form.answers[item.code].result);
+    // Never hidden: the buttons keep their places, so a gloved double tap on "all pass" does not
+    // land on a Save that slid under the thumb.
+    allPass.setAttribute("aria-disabled", String(!items.some((item) => !form.answers[item.code].result)));
     root.dataset.ready = String(ready);
   }
 
