@@ -369,17 +369,32 @@ def _in_windows(local: time, windows: tuple[tuple[time, time], ...]) -> bool:
 # --- matching ---------------------------------------------------------------------------------
 
 _ON_TIME, _LATE = 0, 1
+# Column of each status in a tally row: expected first, then the fields of Counts in order.
+_COLUMN = {status: 1 + i for i, status in enumerate(STATUSES)}
+
+
+def _micros(instant: datetime) -> int:
+    """An aware instant as integer microseconds since the epoch: exact, and far cheaper to compare
+    than aware datetimes in different zones."""
+    return (instant - _EPOCH) // _MICROSECOND
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def _match(
-    bounds: list[tuple[datetime, datetime, datetime]], times: list[datetime], need: list[bool]
+    bounds: list[tuple[int, int, int]], times: list[int], need: list[bool]
 ) -> list[tuple[int, int] | None]:
     """Match entries (sorted ``times``) to occurrences (``bounds`` = start, end, closes, sorted by
     start, windows disjoint) that ``need`` one. Returns per occurrence (entry index, on time or
     late) or None. See the module docstring for the rule."""
     n = len(bounds)
+    out: list[tuple[int, int] | None] = [None] * n
+    if not times:
+        return out
     lo = [bisect_left(times, b[0]) for b in bounds]
-    hi = [bisect_left(times, b[1]) for b in bounds]
+    hi = [bisect_left(times, b[1], lo[i]) for i, b in enumerate(bounds)]
     remaining = [hi[i] - lo[i] if need[i] else 0 for i in range(n)]
     owner = [-1] * len(times)
     for i in range(n):
@@ -387,7 +402,6 @@ def _match(
             for j in range(lo[i], hi[i]):
                 owner[j] = i
     taken = bytearray(len(times))
-    out: list[tuple[int, int] | None] = [None] * n
     for i in range(n):  # by end: windows are disjoint, so start order is end order
         if not need[i] or remaining[i]:
             continue
@@ -417,11 +431,14 @@ def evaluate(
     known at ``now``. Sorted by plan id, checkpoint id, start."""
     if now.tzinfo is None:
         raise ValueError("now must carry a time zone")
+    now_us = _micros(now)
+    keyed = sorted(((_micros(scan.at), scan.id, scan) for scan in scans), key=lambda k: k[:2])
     by_checkpoint: dict[int, list[Scan]] = defaultdict(list)
-    for scan in sorted(scans, key=lambda s: (s.at, s.id)):
-        if scan.at <= now:
+    by_checkpoint_times: dict[int, list[int]] = defaultdict(list)
+    for at_us, _, scan in keyed:
+        if at_us <= now_us:
             by_checkpoint[scan.checkpoint_id].append(scan)
-    by_checkpoint_times = {cp: [s.at for s in lst] for cp, lst in by_checkpoint.items()}
+            by_checkpoint_times[scan.checkpoint_id].append(at_us)
 
     results: list[Result] = []
     for plan in sorted(plans, key=lambda p: p.id):
@@ -429,33 +446,40 @@ def evaluate(
         templates = _templates(plan, day_from - margin, day_to + margin)
         if not templates:
             continue
-        bounds = [(t[3], t[4], t[4] + plan.grace) for t in templates]
+        bounds = [(_micros(t[3]), _micros(t[4]), _micros(t[4] + plan.grace)) for t in templates]
         first_start = bounds[0][0]
         last_close = max(b[2] for b in bounds)
-        inside = [day_from <= t[2] <= day_to for t in templates]
+        inside = [i for i, t in enumerate(templates) if day_from <= t[2] <= day_to]
         filter_windows = plan.windows if plan.per != "day" else ()
         tz = ZoneInfo(plan.timezone)
+        assignees = plan.assignee_ids
         for checkpoint_id in sorted(plan.checkpoint_ids):
             cp_scans = by_checkpoint.get(checkpoint_id, [])
             cp_times = by_checkpoint_times.get(checkpoint_id, [])
             a = bisect_left(cp_times, first_start)
             b = bisect_left(cp_times, last_close, a)
             verified: list[Scan] = []
+            verified_times: list[int] = []
             manual: list[Scan] = []
-            for scan in cp_scans[a:b]:
-                if not plan.counts_person(scan.person_id):
+            manual_times: list[int] = []
+            for k in range(a, b):
+                scan = cp_scans[k]
+                if assignees is not None and scan.person_id not in assignees:
                     continue
                 if filter_windows and not _in_windows(
                     scan.at.astimezone(tz).time(), filter_windows
                 ):
                     continue
-                (verified if scan.source == "scan" else manual).append(scan)
-            first = _match(bounds, [s.at for s in verified], [True] * len(bounds))
-            second = _match(bounds, [s.at for s in manual], [m is None for m in first])
-            for i, template in enumerate(templates):
-                if not inside[i]:
-                    continue
-                occurrence = Occurrence(plan, checkpoint_id, *template)
+                if scan.source == "scan":
+                    verified.append(scan)
+                    verified_times.append(cp_times[k])
+                else:
+                    manual.append(scan)
+                    manual_times.append(cp_times[k])
+            first = _match(bounds, verified_times, [True] * len(bounds))
+            second = _match(bounds, manual_times, [m is None for m in first])
+            for i in inside:
+                occurrence = Occurrence(plan, checkpoint_id, *templates[i])
                 if first[i] is not None:
                     j, kind = first[i]
                     scan = verified[j]
@@ -464,7 +488,7 @@ def evaluate(
                     scan = manual[second[i][0]]
                     status = "unverified"
                 else:
-                    status = "missed" if now >= bounds[i][2] else "pending"
+                    status = "missed" if now_us >= bounds[i][2] else "pending"
                     results.append(Result(occurrence, status))
                     continue
                 results.append(Result(occurrence, status, scan.id, scan.person_id, scan.at))
@@ -525,7 +549,7 @@ def summarise(
     if group_by in ("floor", "building", "site") and locations is None:
         raise ValueError(f"grouping by {group_by} needs the checkpoint locations")
     position = {"site": 0, "building": 1, "floor": 2}.get(group_by)
-    out: dict[tuple[object, date | None], Counts] = defaultdict(Counts)
+    tallies: dict[tuple[object, date | None], list[int]] = defaultdict(lambda: [0] * 6)
     for result in results:
         occurrence = result.occurrence
         bucket = _bucket(occurrence.day, grain)
@@ -548,11 +572,13 @@ def summarise(
                 raise ValueError(f"no location for checkpoint {occurrence.checkpoint_id}") from None
         else:
             raise ValueError(f"cannot group by {group_by!r}")
+        column = _COLUMN[result.status]
         for key in keys:
-            counts = out[(key, bucket)]
-            counts.expected += 1
-            setattr(counts, result.status, getattr(counts, result.status) + 1)
-    return dict(sorted(out.items(), key=lambda kv: (_sort_key(kv[0][0]), kv[0][1] or date.min)))
+            row = tallies[(key, bucket)]
+            row[0] += 1
+            row[column] += 1
+    ordered = sorted(tallies.items(), key=lambda kv: (_sort_key(kv[0][0]), kv[0][1] or date.min))
+    return {key: Counts(*row) for key, row in ordered}
 
 
 def _bucket(day: date, grain: Grain | None) -> date | None:
