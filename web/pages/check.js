@@ -214,7 +214,9 @@ export function render(ctx) {
   };
   const root = h("section", { class: "check", "data-testid": "checkpoint-screen",
     "data-state": "loading" },
-    h("p", { class: "muted", role: "status" }, t("check.loading")));
+    h("div", { class: "card check-head" },
+      h("p", { class: "checkpoint-code", "data-testid": "checkpoint-code" }, code),
+      h("p", { class: "muted", role: "status" }, t("check.loading"))));
   load(ctx, root, code, label).catch((error) => {
     console.error("check screen failed", error);
     if (root.isConnected) root.replaceChildren(h("p", { class: "form-error", role: "alert" }, t("error.generic")));
@@ -223,20 +225,20 @@ export function render(ctx) {
 }
 
 async function lookUp(code, siteId) {
-  const deadline = Date.now() + CATALOGUE_WAIT_MS;
+  const find = async () => (siteId != null ? await findCheckpoint(code, siteId) : null)
+    || findCheckpoint(code);
+  let found = await find();
+  if (found || !navigator.onLine) return found;
+  // Online but not on the phone: the catalogue may still be loading (first start after login) or
+  // be older than the checkpoint. Ask for a fresh one and look again when it is in (or in time).
   let refreshed = false;
-  for (;;) {
-    const found = (siteId != null ? await findCheckpoint(code, siteId) : null)
-      || await findCheckpoint(code);
-    if (found || Date.now() > deadline || !navigator.onLine) return found;
-    // Online but not on the phone: the catalogue may still be loading (first start after login)
-    // or be older than the checkpoint. Ask for a fresh one once, and look again shortly.
-    if (!refreshed) {
-      refreshed = true;
-      syncNow().catch(() => {});
-    }
-    await new Promise((resolve) => setTimeout(resolve, 400));
+  syncNow().catch(() => {}).finally(() => { refreshed = true; });
+  const deadline = Date.now() + CATALOGUE_WAIT_MS;
+  while (!found && !refreshed && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    found = await find();
   }
+  return found || find();
 }
 
 async function load(ctx, root, code, label) {
@@ -270,8 +272,10 @@ async function load(ctx, root, code, label) {
   drawForm(ctx, root, found, catalogue, template, label, form);
 }
 
-function backToScan(ctx) {
+function backToScan(ctx, { home = false } = {}) {
   return h("div", { class: "check-bottom" },
+    home ? h("a", { class: "btn btn-block check-home", href: "/app/home", "data-testid": "checkpoint-home" },
+      t("checkpoint.home")) : null,
     h("button", { type: "button", class: "btn btn-primary btn-block btn-check-big",
       "data-testid": "check-back-to-scan", onclick: () => ctx.navigate("/app/scan") },
       t("check.back_to_scan")));
@@ -284,7 +288,7 @@ function unknownScreen(ctx, code, catalogue) {
       h("p", { class: "check-unknown-title" }, t("check.unknown")),
       h("p", { class: "checkpoint-code", "data-testid": "checkpoint-code" }, code),
       h("p", { class: "muted" }, catalogue ? t("check.unknown_hint") : t("check.no_catalogue"))),
-    backToScan(ctx),
+    backToScan(ctx, { home: true }),
   ];
 }
 
