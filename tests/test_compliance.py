@@ -490,6 +490,11 @@ def test_matches_obey_the_rules(scenario):
     results = evaluate(plan_list, scans, now, day_from, day_to)
     used = Counter((r.occurrence.plan_id, r.scan_id) for r in results if r.scan_id is not None)
     assert all(n == 1 for n in used.values()), "a scan satisfied two occurrences of one plan"
+    # Which scans any occurrence uses, neighbours outside the range included.
+    wide = evaluate(
+        plan_list, scans, now, day_from - timedelta(days=70), day_to + timedelta(days=70)
+    )
+    used_anywhere = {(r.occurrence.plan_id, r.scan_id) for r in wide if r.scan_id is not None}
     for r in results:
         o, p = r.occurrence, r.occurrence.plan
         qualifying = [
@@ -506,6 +511,21 @@ def test_matches_obey_the_rules(scenario):
         on_time = [s for s in qualifying if s.source == "scan" and o.start <= s.at < o.end]
         # done exactly when a verified scan lies inside the window
         assert (r.status == "done") == bool(on_time)
+        # Not late, or nothing at all: no verified scan of the grace period was left unused.
+        left = [
+            s for s in qualifying if o.end <= s.at < o.closes and (p.id, s.id) not in used_anywhere
+        ]
+        if r.status in ("unverified", "missed", "pending"):
+            assert not [s for s in left if s.source == "scan"]
+        if r.status in ("missed", "pending"):
+            assert not [s for s in left if s.source == "manual"]
+            assert not [
+                s
+                for s in qualifying
+                if s.source == "manual"
+                and o.start <= s.at < o.end
+                and (p.id, s.id) not in used_anywhere
+            ]
         if r.scan_id is None:
             assert r.status in ("missed", "pending")
             assert (r.status == "missed") == (now >= o.closes)
@@ -514,6 +534,10 @@ def test_matches_obey_the_rules(scenario):
         assert s in qualifying and (s.person_id, s.at) == (r.person_id, r.at)
         if r.status == "done":
             assert s.source == "scan" and o.start <= s.at < o.end
+            # the earliest on-time scan that an earlier round did not take as late
+            assert all(
+                (p.id, x.id) in used_anywhere for x in on_time if (x.at, x.id) < (s.at, s.id)
+            )
         elif r.status == "late":
             # a late scan is never on time, and never after the grace period
             assert s.source == "scan" and o.end <= s.at < o.closes
