@@ -32,7 +32,8 @@ zone (``Asia/Shanghai`` by default). Each round of one checkpoint in one period 
   and group occurrences by that day, so every occurrence is counted in exactly one day.
 * Wall-clock times are turned into instants in the plan's zone; a time skipped by a daylight-saving
   change moves to the moment the clocks changed, a repeated one takes its first occurrence.
-  (China has no DST; this only keeps the engine correct elsewhere.)
+  (China has no DST; this only keeps the engine correct elsewhere: windows stay disjoint, and a
+  window wholly inside a skipped hour is empty that day.)
 
 Scans and statuses
 ------------------
@@ -65,9 +66,9 @@ Plans are matched independently: a scan at a checkpoint in two plans may count o
 Matching sorts scans by ``(at, id)`` and occurrences by start, so the result does not depend on
 the order scans arrive in.
 
-Results are the same whatever day range is evaluated: :func:`evaluate` looks one period beyond
-each end of the range for neighbouring occurrences, so the caller must pass the scans from one
-period before ``day_from`` to one period (plus a day) after ``day_to``.
+Results are the same whatever day range is evaluated: :func:`evaluate` also matches the
+neighbouring occurrences just outside the range (up to two days for daily plans, eight for weekly,
+32 for monthly), so the caller must pass every scan in :func:`scan_window` — more is harmless.
 
 Recompute
 ---------
@@ -86,7 +87,9 @@ the person who scanned; missed and pending count for every assignee of the plan 
 anyone may do it), so per-person rows can add up to more than the total.
 
 Cost: O(S log S) to sort the scans, then per plan and checkpoint a bisect per occurrence and one
-pass over that checkpoint's scans in range — O(S log S + P·(O log S + S_cp)), no quadratic loops.
+pass over that checkpoint's scans in range — O(S log S + O log S), no quadratic loops. Instants are
+compared as integer microseconds. About 2 s in CPython for 100,000 scans against 105,000
+occurrences; the month reports of the coverage map are meant to read pre-computed results in SQL.
 """
 
 from __future__ import annotations
@@ -493,6 +496,24 @@ def evaluate(
                     continue
                 results.append(Result(occurrence, status, scan.id, scan.person_id, scan.at))
     return results
+
+
+def scan_window(
+    plans: Iterable[Plan], day_from: date, day_to: date
+) -> tuple[datetime, datetime] | None:
+    """The instants [from, to) whose scans :func:`evaluate` needs for this day range (None when
+    the plans owe nothing around it). Scans outside it cannot change the results."""
+    lo: datetime | None = None
+    hi: datetime | None = None
+    for plan in plans:
+        margin = _MARGIN[plan.per]
+        templates = _templates(plan, day_from - margin, day_to + margin)
+        if templates:
+            first = templates[0][3]
+            last = max(t[4] for t in templates) + plan.grace
+            lo = first if lo is None else min(lo, first)
+            hi = last if hi is None else max(hi, last)
+    return None if lo is None or hi is None else (lo, hi)
 
 
 # --- recompute --------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from server.compliance import (
     evaluate,
     expected_occurrences,
     periods_to_recompute,
+    scan_window,
     summarise,
 )
 
@@ -570,6 +571,17 @@ def test_results_do_not_depend_on_the_range_evaluated(scenario, data):
     sub_from, sub_to = day_from + timedelta(days=a), day_from + timedelta(days=b)
     part = evaluate(plan_list, scans, now, sub_from, sub_to)
     assert part == [r for r in whole if sub_from <= r.occurrence.day <= sub_to]
+
+
+@PROPERTY
+@given(scenarios())
+def test_scans_outside_the_scan_window_change_nothing(scenario):
+    plan_list, scans, now, day_from, day_to = scenario
+    window = scan_window(plan_list, day_from, day_to)
+    inside = [] if window is None else [s for s in scans if window[0] <= s.at < window[1]]
+    assert evaluate(plan_list, inside, now, day_from, day_to) == evaluate(
+        plan_list, scans, now, day_from, day_to
+    )
 
 
 @PROPERTY
