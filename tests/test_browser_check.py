@@ -78,7 +78,10 @@ READ_PHOTO = """async (sha) => {
 @pytest.fixture(scope="module")
 def demo(live_server) -> dict:
     """The demo site and a signed label maker for its checkpoints of each kind."""
-    client = httpx.Client(base_url=live_server.url, timeout=10)
+    # No kept-alive connections: the server closes idle ones between tests.
+    client = httpx.Client(
+        base_url=live_server.url, timeout=10, limits=httpx.Limits(max_keepalive_connections=0)
+    )
     response = client.post(
         "/api/auth/login", json={"username": "manager", "password": live_server.demo_password}
     )
@@ -653,3 +656,25 @@ def test_checkpoint_missing_from_an_old_catalogue_is_fetched_when_online(phone, 
     screen = phone.get_by_test_id("checkpoint-screen")
     expect(screen).to_have_attribute("data-state", "form")
     expect(phone.get_by_test_id("check-name")).to_have_text(label["name"])
+
+
+def test_restored_draft_can_be_cleared(phone, live_server, demo):
+    label = demo["label"]("facility", 18)
+    open_label(phone, live_server, label)
+    screen = phone.get_by_test_id("checkpoint-screen")
+    first = template_of(phone, screen.get_attribute("data-template"))["items"][0]["code"]
+    phone.get_by_test_id(f"item-{first}-pass").click()
+    expect(screen).to_have_attribute("data-draft", "saved")
+    assert len(store(phone, "drafts")) == 1
+    phone.reload()
+    expect(phone.get_by_test_id(f"item-{first}-pass")).to_have_attribute(
+        "aria-pressed", "true", timeout=OPEN_TIMEOUT_MS
+    )
+    phone.once("dialog", lambda dialog: dialog.accept())
+    phone.get_by_test_id("check-discard").click()
+    expect(phone.get_by_test_id(f"item-{first}-pass")).to_have_attribute("aria-pressed", "false")
+    expect(phone.get_by_test_id("check-draft-restored")).to_have_count(0)
+    assert store(phone, "drafts") == []
+    phone.reload()
+    expect(screen).to_have_attribute("data-state", "form", timeout=OPEN_TIMEOUT_MS)
+    expect(phone.get_by_test_id(f"item-{first}-pass")).to_have_attribute("aria-pressed", "false")

@@ -376,13 +376,18 @@ function drawForm(ctx, root, found, catalogue, template, label, form) {
     return form.dirty;
   });
 
+  let draftSeq = 0;
+  /** The draft write in flight: a saved check waits for it, so no stale draft outlives it. */
+  let lastWrite = Promise.resolve();
   function changed({ now = false } = {}) {
     form.dirty = true;
     root.dataset.draft = "pending";
     clearTimeout(draftTimer);
-    const write = () => saveDraft(form.key, snapshot(form))
-      .then(() => { if (root.dataset.draft === "pending") root.dataset.draft = "saved"; })
-      .catch((error) => console.warn("check: draft not kept", error));
+    const seq = ++draftSeq;
+    const write = () => (lastWrite = saveDraft(form.key, snapshot(form))
+      // "saved" only once the newest change is on the phone (an older write may finish later).
+      .then(() => { if (seq === draftSeq) root.dataset.draft = "saved"; })
+      .catch((error) => console.warn("check: draft not kept", error)));
     if (now) write();
     else draftTimer = window.setTimeout(write, DRAFT_DELAY_MS);
     refresh();
@@ -612,6 +617,8 @@ function drawForm(ctx, root, found, catalogue, template, label, form) {
       h("button", { type: "button", class: "btn check-discard", "data-testid": "check-discard",
         onclick: async () => {
           if (!window.confirm(t("check.discard_confirm"))) return;
+          clearTimeout(draftTimer);
+          await lastWrite;
           await clearDraft(form.key).catch(() => {});
           live = null;
           unblock();
@@ -696,6 +703,7 @@ function drawForm(ctx, root, found, catalogue, template, label, form) {
     form.dirty = false;
     unblock();
     live = null;
+    await lastWrite;
     await clearDraft(form.key).catch(() => {});
     for (const url of urls.values()) URL.revokeObjectURL(url);
     savedNotice(t("check.saved"));
