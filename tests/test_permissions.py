@@ -27,10 +27,41 @@ MATRIX = [
     ("POST", "/api/scan/resolve", "scan", EVERYONE),
     ("GET", "/api/checkpoints/by-code/{code}", "by-code", EVERYONE),
     ("POST", "/api/checkpoints/{checkpoint}/reissue-label", None, {"manager", "admin"}),
+    ("GET", "/api/catalogue", None, EVERYONE),
+    ("GET", "/api/inspections", None, EVERYONE),
+    ("GET", "/api/inspections/{inspection}", None, EVERYONE),
+    ("GET", "/api/checkpoints/{checkpoint}/status", None, EVERYONE),
+    ("POST", "/api/sync", "sync", EVERYONE),
+    ("PUT", "/api/photos/{photo}", "photo", EVERYONE),
+    ("GET", "/api/photos/{photo}", None, EVERYONE),
+    ("GET", "/api/photos/{photo}/thumb", None, EVERYONE),
     ("POST", "/api/auth/logout", None, EVERYONE),
 ]
 
 PUBLIC = {("POST", "/api/auth/login")}
+
+
+_PHOTOS: dict[str, bytes] = {}
+
+
+def _photo_for(role: str) -> bytes:
+    """A small JPEG of this role's own (uploaded first in the matrix, so the uploader reads it)."""
+    if role not in _PHOTOS:
+        import io
+        import os
+
+        from PIL import Image
+
+        buffer = io.BytesIO()
+        Image.new("RGB", (40, 30), tuple(os.urandom(3))).save(buffer, "JPEG")
+        _PHOTOS[role] = buffer.getvalue()
+    return _PHOTOS[role]
+
+
+def _photo_sha(role: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(_photo_for(role)).hexdigest()
 
 
 def _body(kind, role, site=None, settings=None):
@@ -43,6 +74,21 @@ def _body(kind, role, site=None, settings=None):
     if kind == "by-code" and site is not None:
         # Admins see every site, and every test site has A-1-T0: name the site.
         return {"params": {"site": site.id}}
+    if kind == "sync":
+        # A record every role may send (answered 200 with a per-record result).
+        import uuid
+
+        record = {
+            "id": str(uuid.uuid4()),
+            "checkpoint": "A-1-T0",
+            "site": site.id if site is not None else None,
+            "source": "manual",
+            "device_time": "2026-11-23T09:15:00+08:00",
+            "items": [],
+        }
+        return {"json": {"records": [record]}}
+    if kind == "photo":
+        return {"content": _photo_for(role), "headers": {"Content-Type": "image/jpeg"}}
     if kind == "new-user":
         return {
             "json": {"username": f"made-by-{role}", "password": "longenough1", "role": "patrol"}
@@ -51,6 +97,29 @@ def _body(kind, role, site=None, settings=None):
         csv = "楼栋,楼层,房号,状态\n1栋,1F,101,空置\n".encode()
         return {"files": {"file": ("units.csv", csv, "text/csv")}}
     return {}
+
+
+async def _an_inspection(checkpoint_id: int, inspector_id: int) -> str:
+    """A stored check of the checkpoint, so that reading it back has something to read."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from server.tables.inspections import Inspection
+
+    now = datetime.now(UTC)
+    inspection_id = uuid.uuid4()
+    await Inspection.insert(
+        Inspection(
+            id=inspection_id,
+            checkpoint=checkpoint_id,
+            inspector=inspector_id,
+            device_time=now,
+            received_at=now,
+            source="manual",
+            body_hash="0" * 64,
+        )
+    )
+    return str(inspection_id)
 
 
 def test_matrix_covers_every_api_route(settings):
@@ -68,6 +137,8 @@ def test_matrix_covers_every_api_route(settings):
                 .replace("{checkpoint_id:int}", "{checkpoint}")
                 .replace("{user_id:int}", "{user}")
                 .replace("{code:str}", "{code}")
+                .replace("{sha256:str}", "{photo}")
+                .replace("{inspection_id:str}", "{inspection}")
             )
             routes.add((method, path))
     assert routes == declared
@@ -80,13 +151,19 @@ async def test_role_matrix(role, make_site, make_user, login, settings):
         role, sites=[site.id], department="engineering" if role == "department" else None
     )
     target = await make_user("patrol", sites=[site.id])
+    inspection = await _an_inspection(site.checkpoint_ids[0], target.id)
     client = await login(me)
     # Logout last: it ends the session the other rows need.
     for method, template, body, allowed in sorted(
         MATRIX, key=lambda row: row[1] == "/api/auth/logout"
     ):
         path = template.format(
-            site=site.id, checkpoint=site.checkpoint_ids[0], user=target.id, code="A-1-T0"
+            site=site.id,
+            checkpoint=site.checkpoint_ids[0],
+            user=target.id,
+            code="A-1-T0",
+            inspection=inspection,
+            photo=_photo_sha(role),
         )
         response = await client.request(method, path, **_body(body, role, site, settings))
         if role in allowed:
@@ -100,7 +177,14 @@ async def test_anonymous_gets_401_everywhere(make_site, make_client):
     site = await make_site()
     client = make_client()
     for method, template, body, _ in MATRIX:
-        path = template.format(site=site.id, checkpoint=site.checkpoint_ids[0], user=1, code="X")
+        path = template.format(
+            site=site.id,
+            checkpoint=site.checkpoint_ids[0],
+            user=1,
+            code="X",
+            inspection="00000000-0000-4000-8000-000000000000",
+            photo="0" * 64,
+        )
         response = await client.request(method, path, **_body(body, "anon"))
         assert response.status_code == 401, (method, path)
         assert response.json()["error"]["code"] == "not_authenticated"

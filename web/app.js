@@ -1,13 +1,17 @@
 // The shell: who is logged in, which screen is shown, the top bar, the offline and update notices,
 // and the service worker. Screens live in pages/*.js and export `render(ctx)` returning an element.
 
-import { api, ApiError, checkReachable, downloadFile, NetworkError, SIGNED_OUT_CODES } from "./api.js";
+import { api, ApiError, checkReachable, NetworkError, SIGNED_OUT_CODES } from "./api.js";
 import { h } from "./dom.js";
 import { getLang, setLang, t } from "./i18n.js";
+import * as checkPage from "./pages/check.js";
 import * as homePage from "./pages/home.js";
 import * as loginPage from "./pages/login.js";
+import * as outboxPage from "./pages/outbox.js";
 import * as labelsPage from "./pages/labels.js";
 import * as scanPage from "./pages/scan.js";
+import { countUnsynced } from "./store.js";
+import { startSync, stopSync, unsyncedCount } from "./sync.js";
 
 const ME_KEY = "xunjian.me";
 const SITE_KEY = "xunjian.site";
@@ -41,7 +45,9 @@ const ROUTES = [
     title: () => t("scan.title") },
   { name: "labels", pattern: /^\/app\/labels\/?$/, auth: true, render: labelsPage.render,
     title: () => t("labels.title") },
-  { name: "checkpoint", pattern: /^\/c\/(?<code>[^/]+)\/?$/, auth: true, render: renderCheckpoint,
+  { name: "outbox", pattern: /^\/app\/outbox\/?$/, auth: true, render: outboxPage.render,
+    title: () => t("outbox.title") },
+  { name: "checkpoint", pattern: /^\/c\/(?<code>[^/]+)\/?$/, auth: true, render: checkPage.render,
     title: () => t("checkpoint.title") },
 ];
 
@@ -136,6 +142,11 @@ function drawTopbar() {
       h("span", { class: "topbar-app" }, t("app.name")),
       site ? h("span", { class: "topbar-site", "data-testid": "topbar-site" }, site.name) : null),
     h("div", { class: "topbar-actions" },
+      state.me && unsyncedCount() > 0
+        ? h("a", { class: "btn btn-bar outbox-badge", href: "/app/outbox", "data-testid": "outbox-badge",
+          "aria-label": t("outbox.badge_label", { n: unsyncedCount() }) },
+          h("span", { class: "outbox-badge-count" }, String(unsyncedCount())))
+        : null,
       h("button", {
         type: "button", class: "btn btn-bar", lang: getLang() === "en" ? "zh-CN" : "en",
         "aria-label": t("lang.switch_label"), "data-testid": "lang-switch",
@@ -210,6 +221,7 @@ function drawRoute() {
     signedIn(me) {
       rememberMe(me);
       state.offline = false;
+      startSync(me);
       navigate(safeNext(search.get("next")) || HOME, { replace: true });
     },
     setSite(id) {
@@ -243,6 +255,14 @@ window.addEventListener("popstate", drawAll);
 // Session
 
 async function logout() {
+  // Unsynced records stay on the phone whatever happens; the person is told before leaving.
+  let unsynced = unsyncedCount();
+  try {
+    if (state.me) unsynced = await countUnsynced(state.me.id);
+  } catch {
+    // storage unreadable: use the last known count
+  }
+  if (unsynced > 0 && !window.confirm(t("outbox.logout_confirm", { n: unsynced }))) return;
   try {
     await api("/api/auth/logout", { method: "POST" });
   } catch (error) {
@@ -257,6 +277,7 @@ async function logout() {
       return;
     }
   }
+  stopSync();
   rememberMe(null);
   navigate(LOGIN, { replace: true });
 }
@@ -300,6 +321,16 @@ export function blockUpdatesWhile(isBusy) {
   updateBlockers.add(isBusy);
   return () => updateBlockers.delete(isBusy);
 }
+
+// Records not yet on the server: the new version waits (it might change how they are stored).
+blockUpdatesWhile(() => unsyncedCount() > 0);
+// The outbox count in the top bar follows the sync engine.
+let badgeShown = 0;
+window.addEventListener("xunjian:outbox", () => {
+  if (!state.me || unsyncedCount() === badgeShown) return;
+  badgeShown = unsyncedCount();
+  drawTopbar();
+});
 
 function applyUpdate() {
   const worker = state.waitingWorker;
@@ -348,48 +379,6 @@ async function registerServiceWorker() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The QR label URL. The check form is a later step; until then say plainly what was scanned.
-
-/** @param {Ctx} ctx */
-function renderCheckpoint(ctx) {
-  let code = ctx.params.code;
-  try {
-    code = decodeURIComponent(code);
-  } catch {
-    // a malformed escape: show it as it came
-  }
-  return h("section", { class: "checkpoint", "data-testid": "checkpoint-screen" },
-    h("h1", { class: "page-title" }, t("checkpoint.title")),
-    h("div", { class: "card" },
-      h("p", { class: "label" }, t("checkpoint.code")),
-      h("p", { class: "checkpoint-code", "data-testid": "checkpoint-code" }, code),
-      h("p", { class: "muted" }, t("checkpoint.pending"))),
-    ["manager", "admin"].includes(ctx.me.role) && ctx.site ? reissueLabel(ctx.site, code) : null,
-    h("div", { class: "bottom-actions" },
-      h("a", { class: "btn btn-primary btn-block", href: HOME, "data-testid": "checkpoint-home" },
-        t("checkpoint.home"))));
-}
-
-/**
- * Managers re-issue a damaged label here: a new version, a one-label PDF to print; the old label
- * stops verifying, so the button asks first.
- */
-function reissueLabel(site, code) {
-  const status = h("p", { class: "status", role: "status", "aria-live": "polite",
-    "data-testid": "reissue-status" });
-  const button = h("button", { class: "btn btn-block", type: "button", "data-testid": "reissue-label",
-    onclick: async () => {
-      if (!window.confirm(t("checkpoint.reissue_confirm"))) return;
-      await labelsPage.reportDownload(button, status, async () => {
-        const found = await api(`/api/checkpoints/by-code/${encodeURIComponent(code)}?site=${site.id}`);
-        return downloadFile(`/api/checkpoints/${found.checkpoint.id}/reissue-label`,
-          { method: "POST", fallbackName: `label-${code}.pdf` });
-      });
-    } }, t("checkpoint.reissue"));
-  return h("div", { class: "card" }, h("p", { class: "muted" }, t("checkpoint.reissue_hint")), button, status);
-}
-
-// ---------------------------------------------------------------------------------------------
 // Start
 
 async function start() {
@@ -410,6 +399,7 @@ async function start() {
     }
   }
   drawAll();
+  if (state.me) startSync(state.me);
 }
 
 start();

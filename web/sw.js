@@ -9,7 +9,7 @@
 //   shell; /static/ and /vendor/ → cache first; /api/ → not touched (network only; the page
 //   handles offline itself). Everything else goes to the network as if there were no worker.
 
-const VERSION = "3";
+const VERSION = "4";
 const PREFIX = "xunjian-shell-";
 const CACHE = `${PREFIX}v${VERSION}`;
 
@@ -28,7 +28,13 @@ const SHELL = [
   "/static/pages/home.js",
   "/static/pages/scan.js",
   "/static/pages/labels.js",
+  "/static/pages/check.js",
+  "/static/photos.js",
   "/static/scan-worker.js",
+  "/static/store.js",
+  "/static/sync.js",
+  "/static/pages/outbox.js",
+  "/vendor/idb/build/index.js",
   "/vendor/jsqr/dist/jsQR.js",
   "/static/icons/icon-192.png",
   "/static/icons/icon-512.png",
@@ -61,6 +67,17 @@ self.addEventListener("activate", (event) => {
 
 self.addEventListener("message", (event) => {
   if (event.data && event.data.type === "SKIP_WAITING") self.skipWaiting();
+});
+
+// Background Sync (Chromium): the network is back. The outbox lives in the pages' IndexedDB code,
+// so the worker asks every open page to sync; with no page open, the next app start sends it.
+self.addEventListener("sync", (event) => {
+  if (event.tag !== "xunjian-outbox") return;
+  event.waitUntil(
+    self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((windows) => {
+      for (const client of windows) client.postMessage({ type: "xunjian-sync" });
+    }),
+  );
 });
 
 /** Paths whose navigations are the app's own screens (the server sends index.html for them). */

@@ -4,6 +4,7 @@
 import { api, NetworkError } from "../api.js";
 import { h } from "../dom.js";
 import { getLang, t } from "../i18n.js";
+import { unsyncedCount } from "../sync.js";
 
 const KINDS = ["facility", "vacant_unit", "signage", "renovation"];
 const EVERYONE = ["patrol", "inspector", "dispatcher", "department", "manager", "admin"];
@@ -45,12 +46,29 @@ function tile(spec, available) {
   const glyph = icon(spec.icon || spec.id);
   if (available) {
     return h("a", { class: cls, href: spec.href, "data-testid": `tile-${spec.id}` },
-      glyph, h("span", { class: "tile-text" }, label));
+      glyph, h("span", { class: "tile-text" }, label), spec.id === "outbox" ? outboxCount() : null);
   }
   return h("div", { class: `${cls} is-disabled`, "aria-disabled": "true",
     "data-testid": `tile-${spec.id}` },
     glyph, h("span", { class: "tile-text" },
       label, h("span", { class: "tile-badge" }, t("home.coming_soon"))));
+}
+
+/** The number of records not yet on the server, kept current while home is shown. */
+function outboxCount() {
+  const el = h("span", { class: "tile-count", "data-testid": "tile-outbox-count" });
+  const show = () => {
+    const n = unsyncedCount();
+    el.textContent = String(n);
+    el.hidden = n === 0;
+  };
+  const onChange = () => {
+    if (el.isConnected) show();
+    else window.removeEventListener("xunjian:outbox", onChange);
+  };
+  window.addEventListener("xunjian:outbox", onChange);
+  show();
+  return el;
 }
 
 function summaryKey(siteId) {
