@@ -428,8 +428,11 @@ class _Context:
             seen.add(item.item)
         if len(seen) != len(items):
             raise Rejected("incomplete_check")
+        defect_codes = {d.get("code") for d in template.get("defect_types") or []}
         for item in record.items:
             spec = items[item.item]
+            if item.defect_type and item.defect_type not in defect_codes:
+                raise Rejected("unknown_defect_type")
             if spec["is_confirmation"] and item.result != "pass":
                 raise Rejected("incomplete_check")
             if item.result == "fail" and spec["photo_required_on_fail"] and not item.photos:

@@ -394,6 +394,9 @@ async def test_checklist_rules(world):
     no_photo = [{"item": "door", "result": "fail"}, items[1], items[2]]
     await _rejected(world, world.record(items=no_photo), "photo_required")
     await _rejected(world, world.record(template="no-such-template", items=[]), "incomplete_check")
+    # This checklist has no defect types (signage ones do): any defect type is not one of its own.
+    torn = [{"item": "door", "result": "fail", "defect_type": "torn", "photos": [await _photo()]}]
+    await _rejected(world, world.record(items=[*torn, items[1], items[2]]), "unknown_defect_type")
     assert await WorkOrder.count().where(WorkOrder.site == world.site.id) == 0
 
 
