@@ -44,6 +44,7 @@ if str(ROOT / "tests") not in sys.path:
     sys.path.insert(0, str(ROOT / "tests"))
 
 from qr.signing import sign  # noqa: E402
+from server.sync import INSPECTION_COLUMNS, ITEM_COLUMNS  # noqa: E402
 
 SECRET = "bench-sync-secret"
 PASSWORD = "bench-demo-pw"
@@ -193,22 +194,6 @@ def _rows(fixture: dict, records: list[dict]) -> tuple[list[tuple], list[tuple]]
     return inspections, items
 
 
-_INSPECTION_COLUMNS = (
-    "id",
-    "checkpoint",
-    "template",
-    "inspector",
-    "device_time",
-    "received_at",
-    "source",
-    "label_version",
-    "note",
-    "clock_skew_seconds",
-    "body_hash",
-)
-_ITEM_COLUMNS = ("inspection", "item_code", "result", "note", "defect_type")
-
-
 # --- the two ways in ----------------------------------------------------------------------------
 
 
@@ -289,12 +274,12 @@ def _sqlite_raw(path: Path, fixture: dict, records: list[dict], batch: int) -> d
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA foreign_keys=1")
     inspection_sql = (
-        f"INSERT INTO inspection ({', '.join(_INSPECTION_COLUMNS)}) "
-        f"VALUES ({', '.join('?' * len(_INSPECTION_COLUMNS))})"
+        f"INSERT INTO inspection ({', '.join(INSPECTION_COLUMNS)}) "
+        f"VALUES ({', '.join('?' * len(INSPECTION_COLUMNS))})"
     )
     item_sql = (
-        f"INSERT INTO item_result ({', '.join(_ITEM_COLUMNS)}) "
-        f"VALUES ({', '.join('?' * len(_ITEM_COLUMNS))})"
+        f"INSERT INTO item_result ({', '.join(ITEM_COLUMNS)}) "
+        f"VALUES ({', '.join('?' * len(ITEM_COLUMNS))})"
     )
     batches = [_rows(fixture, records[i : i + batch]) for i in range(0, len(records), batch)]
     cpu = time.process_time()
@@ -321,10 +306,10 @@ async def _pg_raw(url: str, fixture: dict, records: list[dict], batch: int) -> d
         for inspections, items in batches:
             async with db.transaction():
                 await db.copy_records_to_table(
-                    "inspection", records=inspections, columns=list(_INSPECTION_COLUMNS)
+                    "inspection", records=inspections, columns=list(INSPECTION_COLUMNS)
                 )
                 await db.copy_records_to_table(
-                    "item_result", records=items, columns=list(_ITEM_COLUMNS)
+                    "item_result", records=items, columns=list(ITEM_COLUMNS)
                 )
         seconds = time.perf_counter() - started
         cpu = time.process_time() - cpu

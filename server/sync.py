@@ -450,7 +450,7 @@ def _photos_of(record: RecordIn):
 
 # --- writing ----------------------------------------------------------------------------------
 
-_INSPECTION_COLUMNS = (
+INSPECTION_COLUMNS = (
     "id",
     "checkpoint",
     "template",
@@ -463,8 +463,8 @@ _INSPECTION_COLUMNS = (
     "clock_skew_seconds",
     "body_hash",
 )
-_ITEM_COLUMNS = ("inspection", "item_code", "result", "note", "defect_type")
-_PHOTO_COLUMNS = ("inspection", "item_code", "photo")
+ITEM_COLUMNS = ("inspection", "item_code", "result", "note", "defect_type")
+PHOTO_COLUMNS = ("inspection", "item_code", "photo")
 
 
 async def insert_rows(tx, engine, table, columns: tuple[str, ...], rows: list[tuple]) -> None:
@@ -533,9 +533,9 @@ async def _store(tx, engine, user: CurrentUser, accepted: list[_Accepted], recei
     # In id order: two batches holding the same ids in another order wait for each other
     # instead of deadlocking (PostgreSQL locks each new key as it is inserted).
     inspections.sort(key=lambda row: row[0])
-    await insert_rows(tx, engine, Inspection, _INSPECTION_COLUMNS, inspections)
-    await insert_rows(tx, engine, ItemResult, _ITEM_COLUMNS, items)
-    await insert_rows(tx, engine, InspectionPhoto, _PHOTO_COLUMNS, photos)
+    await insert_rows(tx, engine, Inspection, INSPECTION_COLUMNS, inspections)
+    await insert_rows(tx, engine, ItemResult, ITEM_COLUMNS, items)
+    await insert_rows(tx, engine, InspectionPhoto, PHOTO_COLUMNS, photos)
     return await raise_findings(failures, reporter_id=user.id, received_at=received_at)
 
 
@@ -549,6 +549,8 @@ def _title(text_zh: str, defect_type: str, template: dict) -> str:
 
 __all__ = [
     "CLOCK_FLAG_SECONDS",
+    "INSPECTION_COLUMNS",
+    "ITEM_COLUMNS",
     "MAX_BODY_BYTES",
     "MAX_RECORDS",
     "ItemIn",
