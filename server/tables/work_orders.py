@@ -1,7 +1,10 @@
 """Work orders (派工单): what must be fixed, by which department, and who reported it."""
 
 from piccolo.columns import (
+    JSON,
+    Boolean,
     ForeignKey,
+    Integer,
     OnDelete,
     Text,
     Timestamptz,
@@ -40,6 +43,24 @@ class WorkOrder(Table):
     raised_at = Timestamptz(help_text="When the problem was found (the phone's time, bounded).")
     created_at = Timestamptz(help_text="When the server stored it.")
     updated_at = Timestamptz()
+    # When each step was done (the step's effective time: device time, bounded); None = not yet.
+    dispatched_at = Timestamptz(null=True, default=None)
+    arranged_at = Timestamptz(null=True, default=None)
+    reported_at = Timestamptz(null=True, default=None)
+    deferred_at = Timestamptz(null=True, default=None, help_text="The latest deferral.")
+    verified_at = Timestamptz(null=True, default=None)
+    closed_at = Timestamptz(null=True, default=None)
+    assignee = ForeignKey(
+        "server.tables.accounts.User",
+        on_delete=OnDelete.set_null,
+        null=True,
+        help_text="The named worker who accepted it.",
+    )
+    escalation_level = Integer(
+        default=0, help_text="0 none, 1 department head, 2 manager (server/sla.py)."
+    )
+    owner_signed = Boolean(default=False, help_text="Owner's signature or 'not at home' recorded.")
+    followed_up = Boolean(default=False, help_text="The desk's follow-up call (回访) recorded.")
 
 
 class WorkOrderReport(Table):
@@ -61,4 +82,33 @@ class WorkOrderReport(Table):
     created_at = Timestamptz()
 
 
-__all__ = ["CLOSED_STATUSES", "WORK_ORDER_SOURCES", "WorkOrder", "WorkOrderReport"]
+class WorkOrderEvent(Table):
+    """One step of an order's life: who did what, when (device and server time), with what note
+    and photos. ``actor`` is empty for the server's own escalation."""
+
+    work_order = ForeignKey(
+        "server.tables.work_orders.WorkOrder", on_delete=OnDelete.cascade, null=False
+    )
+    action = Varchar(length=16)
+    from_status = Varchar(length=16)
+    to_status = Varchar(length=16)
+    actor = ForeignKey("server.tables.accounts.User", on_delete=OnDelete.set_null, null=True)
+    device_time = Timestamptz(help_text="When the step counts (the phone's time, bounded).")
+    server_time = Timestamptz(help_text="When the server recorded it.")
+    note = Text(default="")
+    department = ForeignKey(
+        "server.tables.accounts.Department",
+        on_delete=OnDelete.restrict,
+        null=True,
+        help_text="Where a dispatch or redirect sent the order.",
+    )
+    photos = JSON(default="[]", help_text="SHA-256 of each photo.")
+
+
+__all__ = [
+    "CLOSED_STATUSES",
+    "WORK_ORDER_SOURCES",
+    "WorkOrder",
+    "WorkOrderEvent",
+    "WorkOrderReport",
+]
