@@ -482,3 +482,29 @@ async def test_the_periodic_task_escalates_by_itself(crew, settings):
             await task
     assert level == 2
     assert settings.escalation_interval_seconds == 60
+
+
+async def test_two_people_taking_one_step_at_once_move_the_order_once(crew):
+    import asyncio
+
+    from server.tables.work_orders import WorkOrderEvent
+
+    site, users, c = crew
+    photo = await _upload(c["patrol"])
+    order_id = await _failed_check_order(site, users["patrol"].id, photo)
+    await _step(c["dispatcher"], order_id, "dispatch", department="engineering")
+    responses = await asyncio.gather(
+        *(
+            client.post(f"/api/work-orders/{order_id}/accept", json={})
+            for client in (c["engineer"], c["dispatcher"], c["manager"])
+        )
+    )
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200, 409, 409], [r.text for r in responses]
+    for response in responses:
+        if response.status_code == 409:
+            assert response.json()["error"]["code"] in ("illegal_transition", "order_changed")
+    accepted = await WorkOrderEvent.count().where(
+        (WorkOrderEvent.work_order == order_id) & (WorkOrderEvent.action == "accept")
+    )
+    assert accepted == 1
