@@ -17,6 +17,7 @@ working days (调休) have no table yet; ``calendar_for`` is the one place to ad
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,7 @@ from server import sla
 from server.auth import CurrentUser
 from server.db import write_transaction
 from server.errors import ApiError
+from server.findings import bounded_raised_at
 from server.inspections import photo_ref
 from server.tables.accounts import Department
 from server.tables.checkpoints import Checkpoint
@@ -250,9 +252,9 @@ async def list_work_orders(
         narrow(WorkOrder.department.code == department)
     if checkpoint is not None:
         narrow(WorkOrder.checkpoint == checkpoint)
-    if overdue is not None:
-        # Only open orders can be overdue; closed ones are never.
-        narrow(WorkOrder.status.is_in(sorted(OPEN_STATUSES)) if overdue else WorkOrder.id > 0)
+    if overdue:
+        # Only open orders can be overdue.
+        narrow(WorkOrder.status.is_in(sorted(OPEN_STATUSES)))
 
     query = WorkOrder.select(*_COLUMNS)
     if where is not None:
@@ -408,8 +410,6 @@ async def get_work_order(
 
 def _photo_list(value) -> list[str]:
     if isinstance(value, str):
-        import json
-
         value = json.loads(value or "[]")
     return [str(v) for v in value or []]
 
@@ -594,8 +594,6 @@ async def raise_work_order(
     department_id = await _department_id(department)
     photo_list = await _check_photos(list(photos))
     received = now or datetime.now(UTC)
-    from server.findings import bounded_raised_at
-
     if device_time is not None and device_time.tzinfo is None:
         raise ApiError(400, "bad_device_time")
     raised_at = bounded_raised_at(device_time or received, received).astimezone(UTC)
