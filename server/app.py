@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,6 +17,7 @@ from piccolo.engine.postgres import PostgresEngine
 from server.admin import admin_mount
 from server.db import bind_engine, enable_sqlite_wal, make_engine
 from server.errors import EXCEPTION_HANDLERS
+from server.escalation import run_periodically
 from server.guards import SessionAuthenticationMiddleware
 from server.routes.auth import AuthController
 from server.routes.catalogue import CatalogueController
@@ -28,6 +31,7 @@ from server.routes.sites import SiteController
 from server.routes.sync import SyncController
 from server.routes.users import UserController
 from server.routes.web import WEB_HANDLERS, static_routers
+from server.routes.work_orders import WorkOrderController
 from server.settings import Settings
 
 
@@ -42,9 +46,16 @@ def create_app(settings: Settings) -> Litestar:
             await engine.start_connection_pool(min_size=1, max_size=10)
         await engine.run_ddl("SELECT 1")
         await enable_sqlite_wal(engine)
+        # Work orders deferred and not back in time escalate by themselves (no external cron).
+        escalation = asyncio.create_task(
+            run_periodically(settings, settings.escalation_interval_seconds)
+        )
         try:
             yield
         finally:
+            escalation.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await escalation
             if isinstance(engine, PostgresEngine):
                 await engine.close_connection_pool()
 
@@ -60,6 +71,7 @@ def create_app(settings: Settings) -> Litestar:
             SyncController,
             CatalogueController,
             InspectionController,
+            WorkOrderController,
             healthz,
             *WEB_HANDLERS,
             *static_routers(),

@@ -79,6 +79,27 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The record's time is not valid (it needs a time zone offset)",
     ),
     "no_template": ("该巡检点没有可用的巡检表", "This checkpoint has no checklist for you"),
+    # Work orders (POST /api/work-orders/{id}/<action>)
+    "illegal_transition": (
+        "工单当前状态不能执行此操作，请刷新后再试",
+        "This step is not possible in the order's current state; refresh and try again",
+    ),
+    "unknown_action": ("不支持的工单操作", "Unknown work-order action"),
+    "reason_required": ("请填写原因", "Please give the reason"),
+    "department_required": ("请选择派往的部门", "Choose the department to send it to"),
+    "unknown_department": ("找不到该部门", "No such department"),
+    "owner_sign_off_missing": (
+        "业主尚未签字（或未记录业主不在家），不能关闭",
+        "The owner has not signed (nor is 'owner not at home' recorded); it cannot be closed",
+    ),
+    "follow_up_missing": (
+        "尚未记录回访，不能关闭",
+        "The follow-up call is not recorded yet; it cannot be closed",
+    ),
+    "order_changed": (
+        "工单刚被他人更新，请刷新后再试",
+        "Someone else just changed this order; refresh and try again",
+    ),
     "database_unavailable": ("数据库不可用", "The database is not available"),
     "internal_error": ("服务器内部错误，请稍后再试", "Internal server error, please try again"),
 }

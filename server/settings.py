@@ -125,6 +125,8 @@ class Settings:
     login_failures_per_user: int = field(default=5)
     login_failures_per_address: int = field(default=20)
     login_window_seconds: int = field(default=15 * 60)
+    # How often the server escalates deferred work orders not back in time (server/escalation.py).
+    escalation_interval_seconds: float = field(default=60)
 
     @property
     def is_postgres(self) -> bool:

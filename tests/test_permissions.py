@@ -10,6 +10,23 @@ pytestmark = pytest.mark.api
 
 ROLES = ("patrol", "inspector", "dispatcher", "department", "manager", "admin")
 EVERYONE = set(ROLES)
+DESK = {"dispatcher", "manager", "admin"}
+DEPARTMENT = DESK | {"department"}  # the desk may act for a department (a phone call)
+
+# The status a work-order step needs, by the path's last segment (other rows: any open order).
+STEP_FROM = {
+    "dispatch": "raised",
+    "redirect": "dispatched",
+    "accept": "dispatched",
+    "report": "arranged",
+    "defer": "arranged",
+    "resume": "deferred",
+    "sign-off": "arranged",
+    "verify": "reported",
+    "reject": "reported",
+    "close": "verified",
+    "follow-up": "verified",
+}
 
 # (method, path template, body, roles allowed). {site}, {checkpoint}, {user} are filled per test.
 MATRIX = [
@@ -35,6 +52,22 @@ MATRIX = [
     ("PUT", "/api/photos/{photo}", "photo", EVERYONE),
     ("GET", "/api/photos/{photo}", None, EVERYONE),
     ("GET", "/api/photos/{photo}/thumb", None, EVERYONE),
+    ("GET", "/api/work-orders", None, EVERYONE),
+    ("POST", "/api/work-orders", "raise", EVERYONE),
+    ("GET", "/api/work-orders/{order}", None, EVERYONE),
+    # Each step on an order of the department's own (engineering) in the state the step needs.
+    ("POST", "/api/work-orders/{order}/dispatch", "department", DESK),
+    ("POST", "/api/work-orders/{order}/redirect", "department", DESK),
+    ("POST", "/api/work-orders/{order}/accept", None, DEPARTMENT),
+    ("POST", "/api/work-orders/{order}/report", None, DEPARTMENT),
+    ("POST", "/api/work-orders/{order}/defer", "reason", DEPARTMENT),
+    ("POST", "/api/work-orders/{order}/resume", None, DEPARTMENT),
+    ("POST", "/api/work-orders/{order}/sign-off", None, DEPARTMENT),
+    ("POST", "/api/work-orders/{order}/verify", None, DESK),
+    ("POST", "/api/work-orders/{order}/reject", "reason", DESK),
+    ("POST", "/api/work-orders/{order}/close", None, DESK),
+    ("POST", "/api/work-orders/{order}/follow-up", None, DESK),
+    ("POST", "/api/work-orders/{order}/comment", "reason", EVERYONE),
     ("POST", "/api/auth/logout", None, EVERYONE),
 ]
 
@@ -89,6 +122,12 @@ def _body(kind, role, site=None, settings=None):
         return {"json": {"records": [record]}}
     if kind == "photo":
         return {"content": _photo_for(role), "headers": {"Content-Type": "image/jpeg"}}
+    if kind == "raise" and site is not None:
+        return {"json": {"site": site.id, "description": f"{role} 报修"}}
+    if kind == "department":
+        return {"json": {"department": "security"}}
+    if kind == "reason":
+        return {"json": {"note": "原因"}}
     if kind == "new-user":
         return {
             "json": {"username": f"made-by-{role}", "password": "longenough1", "role": "patrol"}
@@ -122,6 +161,34 @@ async def _an_inspection(checkpoint_id: int, inspector_id: int) -> str:
     return str(inspection_id)
 
 
+async def _a_work_order(site_id: int, status: str) -> int:
+    """An engineering order of the site in ``status``."""
+    from datetime import UTC, datetime
+
+    from server.tables.accounts import Department
+    from server.tables.work_orders import WorkOrder
+
+    now = datetime.now(UTC)
+    engineering = (
+        await Department.select(Department.id).where(Department.code == "engineering").first()
+    )["id"]
+    rows = await WorkOrder.insert(
+        WorkOrder(
+            site=site_id,
+            department=engineering,
+            source="manual",
+            status=status,
+            title="测试工单",
+            raised_at=now,
+            created_at=now,
+            updated_at=now,
+            dispatched_at=None if status == "raised" else now,
+            deferred_at=now if status == "deferred" else None,
+        )
+    ).returning(WorkOrder.id)
+    return rows[0]["id"]
+
+
 def test_matrix_covers_every_api_route(settings):
     from server.app import create_app
 
@@ -139,6 +206,7 @@ def test_matrix_covers_every_api_route(settings):
                 .replace("{code:str}", "{code}")
                 .replace("{sha256:str}", "{photo}")
                 .replace("{inspection_id:str}", "{inspection}")
+                .replace("{order_id:int}", "{order}")
             )
             routes.add((method, path))
     assert routes == declared
@@ -164,6 +232,9 @@ async def test_role_matrix(role, make_site, make_user, login, settings):
             code="A-1-T0",
             inspection=inspection,
             photo=_photo_sha(role),
+            order=await _a_work_order(
+                site.id, STEP_FROM.get(template.rsplit("/", 1)[-1], "dispatched")
+            ),
         )
         response = await client.request(method, path, **_body(body, role, site, settings))
         if role in allowed:
@@ -184,6 +255,7 @@ async def test_anonymous_gets_401_everywhere(make_site, make_client):
             code="X",
             inspection="00000000-0000-4000-8000-000000000000",
             photo="0" * 64,
+            order=1,
         )
         response = await client.request(method, path, **_body(body, "anon"))
         assert response.status_code == 401, (method, path)
