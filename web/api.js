@@ -54,12 +54,15 @@ export function isReachable() {
 
 /**
  * @param {string} path  e.g. "/api/me"
- * @param {{method?: string, body?: unknown, timeoutMs?: number}} [options]
+ * @param {{method?: string, body?: unknown, timeoutMs?: number}} [options]  a Blob body (a photo)
+ *   is sent as it is, with its own type; anything else as JSON
  * @returns {Promise<any>} the parsed JSON body, or null for an empty reply (204)
  */
 export async function api(path, { method = "GET", body, timeoutMs = TIMEOUT_MS } = {}) {
   const headers = { Accept: "application/json", "Accept-Language": getLang() };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const raw = body instanceof Blob;
+  if (raw) headers["Content-Type"] = body.type || "application/octet-stream";
+  else if (body !== undefined) headers["Content-Type"] = "application/json";
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   let response;
@@ -67,7 +70,7 @@ export async function api(path, { method = "GET", body, timeoutMs = TIMEOUT_MS }
     response = await fetch(path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: raw || body === undefined ? body : JSON.stringify(body),
       credentials: "same-origin",
       cache: "no-store",
       signal: controller.signal,

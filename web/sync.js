@@ -18,7 +18,6 @@
 // - Emits window event "xunjian:outbox" {detail: {unsynced, running, lastError, lastSyncAt}}.
 
 import { api, ApiError, NetworkError, SIGNED_OUT_CODES } from "./api.js";
-import { getLang } from "./i18n.js";
 import * as store from "./store.js";
 
 const LOCK_NAME = "xunjian-sync";
@@ -365,54 +364,26 @@ async function sendPhotos(row, user) {
     }
     if (photo.uploaded) continue;
     stillSignedIn(user);
-    const response = await putPhoto(photo);
-    if (response.status === 200 || response.status === 201) {
-      await store.setPhotoUploaded(sha, true);
-      continue;
-    }
-    const error = await errorOf(response);
-    if (response.status === 401 || SIGNED_OUT_CODES.has(error.code)) {
-      window.dispatchEvent(new CustomEvent("xunjian:unauthenticated"));
-      throw new Stop("signed_out");
-    }
-    if (transient(response.status)) {
-      await backOff(row);
+    try {
+      await api(`/api/photos/${sha}`, { method: "PUT", body: photo.blob, timeoutMs: PHOTO_TIMEOUT_MS });
+    } catch (error) {
+      const apiError = classify(error);
+      if (apiError.status === 401) {
+        window.dispatchEvent(new CustomEvent("xunjian:unauthenticated"));
+        throw new Stop("signed_out");
+      }
+      if (transient(apiError.status)) {
+        await backOff(row);
+        return false;
+      }
+      // The server will never take this photo (too large, not an image …): the person must decide.
+      await store.updateRecord(row.id, { status: "rejected", code: apiError.code,
+        reason: apiError.message });
       return false;
     }
-    // The server will never take this photo (too large, not an image …): the person must decide.
-    await store.updateRecord(row.id, { status: "rejected", code: error.code, reason: error.message });
-    return false;
+    await store.setPhotoUploaded(sha, true);
   }
   return true;
-}
-
-async function putPhoto(photo) {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), PHOTO_TIMEOUT_MS);
-  try {
-    return await fetch(`/api/photos/${photo.sha256}`, {
-      method: "PUT",
-      body: photo.blob,
-      headers: { "Content-Type": photo.blob.type || "image/jpeg", Accept: "application/json",
-        "Accept-Language": getLang() },
-      credentials: "same-origin",
-      cache: "no-store",
-      signal: controller.signal,
-    });
-  } catch {
-    throw new Stop("offline");
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function errorOf(response) {
-  try {
-    const body = await response.json();
-    return { code: String(body.error.code), message: String(body.error.message || "") };
-  } catch {
-    return { code: `http_${response.status}`, message: "" };
-  }
 }
 
 /** POST records (photos all up) to /api/sync and record each answer. */
