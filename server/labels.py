@@ -47,7 +47,7 @@ _COLUMNS = (
 )
 
 
-def _secret(settings: Settings) -> bytes:
+def label_secret(settings: Settings) -> bytes:
     return settings.secret_key.encode("utf-8")
 
 
@@ -72,7 +72,7 @@ def _sort_key(row: dict) -> tuple:
 
 def _label(settings: Settings, row: dict) -> Label:
     version = row["label_version"]
-    signature = sign(_secret(settings), row["site_code"], row["code"], version)
+    signature = sign(label_secret(settings), row["site_code"], row["code"], version)
     return Label(
         code=row["code"],
         version=version,
@@ -143,7 +143,7 @@ def _checkpoint_out(row: dict) -> dict:
     }
 
 
-def _check_version(row: dict, version: int, user: CurrentUser | None) -> dict:
+def check_label_version(row: dict, version: int, user: CurrentUser | None) -> dict:
     """The label's signature is good; now is it the current label of the checkpoint?"""
     current = row["label_version"]
     if version < current:
@@ -197,9 +197,9 @@ async def verify_label(
     )
     if row is None:
         raise ApiError(404, "unknown_checkpoint")
-    if not verify(_secret(settings), row["site_code"], code, version, signature):
+    if not verify(label_secret(settings), row["site_code"], code, version, signature):
         raise ApiError(403, "bad_signature")
-    return _check_version(row, version, user)
+    return check_label_version(row, version, user)
 
 
 def _active_code_in_my_sites(user: CurrentUser, code: str):
@@ -226,10 +226,10 @@ async def resolve_scan(settings: Settings, user: CurrentUser, text: str) -> dict
     candidates = await Checkpoint.select(*_COLUMNS).where(where).order_by(Checkpoint.id)
     if not candidates:
         raise ApiError(404, "unknown_checkpoint")
-    secret = _secret(settings)
+    secret = label_secret(settings)
     for row in candidates:
         if verify(secret, row["site_code"], payload.code, payload.version, payload.signature):
-            row = _check_version(row, payload.version, user)
+            row = check_label_version(row, payload.version, user)
             return {"checkpoint": _checkpoint_out(row), "source": "scan"}
     log.warning(
         "label with a bad signature scanned: user=%s code=%s version=%s",

@@ -37,7 +37,7 @@ from server.auth import CurrentUser
 from server.db import write_transaction
 from server.errors import ApiError, message_for
 from server.findings import Failure, raise_findings
-from server.labels import _check_version, _secret
+from server.labels import check_label_version, label_secret
 from server.settings import Settings
 from server.tables.checkpoints import ChecklistTemplate, Checkpoint, TemplateItem
 from server.tables.inspections import Inspection, InspectionPhoto, ItemResult, Photo
@@ -255,7 +255,7 @@ class _Context:
     async def load(cls, settings: Settings, user: CurrentUser, records: list[RecordIn]):
         self = cls()
         self.settings = settings
-        self.secret = _secret(settings)
+        self.secret = label_secret(settings)
         self.user = user
         codes: set[str] = set()
         for r in records:
@@ -368,7 +368,7 @@ class _Context:
         for row in candidates:
             if self._verified(row, record.version, record.signature):
                 try:
-                    _check_version(row, record.version, self.user)
+                    check_label_version(row, record.version, self.user)
                 except ApiError as error:
                     raise Rejected(error.code) from None
                 return row, record.version

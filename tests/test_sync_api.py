@@ -43,7 +43,7 @@ class World:
             "site": self.site.id,
             "version": version,
             "signature": (
-                sign(labels._secret(self.settings), self.site.code, code, version)
+                sign(labels.label_secret(self.settings), self.site.code, code, version)
                 if isinstance(version, int)
                 else None
             ),
@@ -333,7 +333,7 @@ async def test_unknown_checkpoint(world, make_site):
     theirs = await make_site(checkpoints=1)
     record = world.record(
         site=theirs.id,
-        signature=sign(labels._secret(world.settings), theirs.code, "A-1-T0", 1),
+        signature=sign(labels.label_secret(world.settings), theirs.code, "A-1-T0", 1),
         checkpoint="A-1-T0",
     )
     await _rejected(world, record, "unknown_checkpoint")
@@ -345,7 +345,7 @@ async def test_unknown_checkpoint(world, make_site):
 async def test_bad_signature(world):
     await _rejected(world, world.record(signature="AAAAAAAAAAA"), "bad_signature")
     # A real signature for another checkpoint does not carry over.
-    other = sign(labels._secret(world.settings), world.site.code, world.codes[1], 1)
+    other = sign(labels.label_secret(world.settings), world.site.code, world.codes[1], 1)
     await _rejected(world, world.record(signature=other), "bad_signature")
     await _rejected(world, world.record(signature=None, version=None), "bad_signature")
 
@@ -601,7 +601,7 @@ async def test_renovation_uses_my_departments_checklist(make_site, make_user, lo
         "checkpoint": "A-1-T0",
         "site": site.id,
         "version": 1,
-        "signature": sign(labels._secret(settings), site.code, "A-1-T0", 1),
+        "signature": sign(labels.label_secret(settings), site.code, "A-1-T0", 1),
         "source": "scan",
         "device_time": DEVICE_TIME,
         "items": [{"item": i["code"], "result": "pass"} for i in items],
