@@ -122,6 +122,14 @@ class RaiseIn(msgspec.Struct, forbid_unknown_fields=True):
     device_time: datetime | None = None
 
 
+async def _order_as_now(request: Request, order_id: int) -> WorkOrderRead:
+    """The order as the caller may see it now: what every read and every step answers."""
+    order = await work_orders.get_work_order(
+        request.user, order_id, default_timezone=request.app.state.settings.timezone
+    )
+    return msgspec.convert(order, WorkOrderRead)
+
+
 class WorkOrderController(Controller):
     path = "/api"
     tags = ["work-orders"]
@@ -155,10 +163,7 @@ class WorkOrderController(Controller):
     @get("/work-orders/{order_id:int}")
     async def get_work_order(self, request: Request, order_id: ObjectId) -> WorkOrderRead:
         """One order with its reports and photos, its timeline and its deadlines."""
-        order = await work_orders.get_work_order(
-            request.user, order_id, default_timezone=request.app.state.settings.timezone
-        )
-        return msgspec.convert(order, WorkOrderRead)
+        return await _order_as_now(request, order_id)
 
     @post("/work-orders", status_code=201)
     async def raise_work_order(self, request: Request, data: JSONBody[RaiseIn]) -> WorkOrderRead:
@@ -173,10 +178,7 @@ class WorkOrderController(Controller):
             photos=data.photos,
             device_time=data.device_time,
         )
-        order = await work_orders.get_work_order(
-            request.user, order_id, default_timezone=request.app.state.settings.timezone
-        )
-        return msgspec.convert(order, WorkOrderRead)
+        return await _order_as_now(request, order_id)
 
     @post(ACTION_PATHS, status_code=200)
     async def act(
@@ -195,7 +197,4 @@ class WorkOrderController(Controller):
             photos=data.photos,
             device_time=data.device_time,
         )
-        order = await work_orders.get_work_order(
-            request.user, order_id, default_timezone=request.app.state.settings.timezone
-        )
-        return msgspec.convert(order, WorkOrderRead)
+        return await _order_as_now(request, order_id)
