@@ -321,17 +321,16 @@ class LiveServer:
                 self.process.wait()
 
 
-@pytest.fixture(scope="session")
-def live_server(settings, migrated, tmp_path_factory):
-    """``xunjian serve`` in a subprocess on a free port, on the test database with the demo loaded."""
+def demo_server(database_url: str, data_dir: Path, secret_key: str, password: str) -> LiveServer:
+    """A server (not yet started) on a free port, its database migrated and the demo loaded."""
     port = free_port()
     env = {
         **os.environ,
-        "XUNJIAN_DATABASE_URL": settings.database_url,
-        "XUNJIAN_DATA_DIR": str(tmp_path_factory.mktemp("live-data")),
-        "XUNJIAN_SECRET_KEY": settings.secret_key,
+        "XUNJIAN_DATABASE_URL": database_url,
+        "XUNJIAN_DATA_DIR": str(data_dir),
+        "XUNJIAN_SECRET_KEY": secret_key,
         "XUNJIAN_BASE_URL": f"http://127.0.0.1:{port}",
-        "XUNJIAN_DEMO_PASSWORD": settings.demo_password,
+        "XUNJIAN_DEMO_PASSWORD": password,
     }
     for command in (["migrate"], ["demo"]):
         subprocess.run(
@@ -341,7 +340,18 @@ def live_server(settings, migrated, tmp_path_factory):
             check=True,
             capture_output=True,
         )
-    server = LiveServer(f"http://127.0.0.1:{port}", port, settings.demo_password, env)
+    return LiveServer(f"http://127.0.0.1:{port}", port, password, env)
+
+
+@pytest.fixture(scope="session")
+def live_server(settings, migrated, tmp_path_factory):
+    """``xunjian serve`` in a subprocess on a free port, on the test database with the demo loaded."""
+    server = demo_server(
+        settings.database_url,
+        tmp_path_factory.mktemp("live-data"),
+        settings.secret_key,
+        settings.demo_password,
+    )
     server.start()
     yield server
     server.stop()

@@ -6,11 +6,8 @@ A real ``xunjian serve`` on its own SQLite database with the demo site, driven o
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -19,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT, LiveServer, free_port
+from conftest import demo_server
 
 from qr.signing import sign
 
@@ -31,25 +28,8 @@ BATCH = 500
 
 @pytest.fixture
 def server(tmp_path):
-    port = free_port()
     database = tmp_path / "crash.sqlite3"
-    env = {
-        **os.environ,
-        "XUNJIAN_DATABASE_URL": f"sqlite:///{database}",
-        "XUNJIAN_DATA_DIR": str(tmp_path / "data"),
-        "XUNJIAN_SECRET_KEY": SECRET,
-        "XUNJIAN_BASE_URL": f"http://127.0.0.1:{port}",
-        "XUNJIAN_DEMO_PASSWORD": "crash-demo-pw",
-    }
-    for command in (["migrate"], ["demo"]):
-        subprocess.run(
-            [sys.executable, "-m", "server.cli", *command],
-            env=env,
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
-    live = LiveServer(f"http://127.0.0.1:{port}", port, "crash-demo-pw", env)
+    live = demo_server(f"sqlite:///{database}", tmp_path / "data", SECRET, "crash-demo-pw")
     live.start()
     yield live, database
     live.stop()
