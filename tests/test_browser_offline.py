@@ -408,6 +408,14 @@ def test_session_revoked_mid_sync_then_login_carries_on(
 
     # The app asks the person to log in again; nothing was lost or marked sent.
     expect(phone.page.get_by_test_id("login-screen")).to_be_visible()
+    # The login screen shows as soon as the 401 arrives; the interrupted sync then puts what it
+    # was sending back to pending. Wait for it to have finished, not for a fixed time.
+    phone.wait_until(
+        """async () => {
+          const s = (await import('/static/sync.js')).syncState();
+          return !s.running && s.lastError === 'signed_out';
+        }"""
+    )
     assert phone.unsynced() == 3
     assert {r["status"] for r in phone.records()} == {"pending"}
     assert field.inspections_by(user["id"], {c["id"] for c in checkpoints}) == []
