@@ -10,14 +10,24 @@
 //   catalogue keyPath "key": one entry "main" with the catalogue of the user in `user_id`
 //   drafts    keyPath "key": {key, value, saved_at}
 //   meta      keyPath "key": {key, value}
+//   orders    keyPath "key" (version 2): the work-order queue and each order's detail as the server
+//             last answered them, for offline use: {key: "queue:<user>:<site>" | "order:<user>:<id>",
+//             user_id, value, fetched_at}
 //
 // A record is written together with its photos in one transaction, so a record never points at a
 // photo that is not on the phone.
+//
+// The outbox holds two kinds of record, sent with the same exactly-once contract (the record's id
+// is the client_id the server de-duplicates on):
+//   - a check (no `kind`): the /api/sync wire Record;
+//   - a work-order step or a raised order: {id, kind: "work_order_step" | "work_order_raise",
+//     order (id, steps only), step (API path segment), title (for the outbox), device_time,
+//     body (the JSON body posted, client_id = id)}; its photos are body.photos and body.signature.
 
 import { openDB } from "/vendor/idb/build/index.js";
 
 const DB_NAME = "xunjian";
-const DB_VERSION = 1;
+const DB_VERSION = 2;
 const ME_KEY = "xunjian.me"; // app.js keeps the logged-in person here (also offline)
 
 /** Synced records are kept this long for the person to see, then deleted with their photos. */
@@ -55,6 +65,9 @@ export function openStore() {
         if (!db.objectStoreNames.contains("catalogue")) db.createObjectStore("catalogue", { keyPath: "key" });
         if (!db.objectStoreNames.contains("drafts")) db.createObjectStore("drafts", { keyPath: "key" });
         if (!db.objectStoreNames.contains("meta")) db.createObjectStore("meta", { keyPath: "key" });
+        // Version 2: cached work orders. Stores of version 1 are kept as they are (the outbox in
+        // them must survive the upgrade); only what is missing is created.
+        if (!db.objectStoreNames.contains("orders")) db.createObjectStore("orders", { keyPath: "key" });
       },
       blocking() {
         // A newer version of the app wants to upgrade the database: let it, reopen on next use.
@@ -82,8 +95,15 @@ function rememberedUserId() {
   }
 }
 
+/** Work-order kinds of outbox record (see the header). */
+export const WORK_ORDER_KINDS = new Set(["work_order_step", "work_order_raise"]);
+
 /** Every photo a wire record refers to, once each (item photos and whole-check photos). */
 export function photoHashes(record) {
+  if (WORK_ORDER_KINDS.has(record.kind)) {
+    const body = record.body || {};
+    return [...new Set([...(body.photos || []), ...(body.signature ? [body.signature] : [])])];
+  }
   const hashes = new Set(record.photos || []);
   for (const item of record.items || []) for (const sha of item.photos || []) hashes.add(sha);
   return [...hashes];
@@ -319,6 +339,7 @@ export async function findCheckpoint(code, siteId) {
   const db = await openStore();
   for (const row of await db.getAll("records")) {
     const r = row.record;
+    if (r.kind) continue; // a work-order step, not a check
     if (String(r.checkpoint).toUpperCase() !== wanted) continue;
     if (r.site != null && r.site !== checkpoint.site_id) continue;
     if (lastCheck && Date.parse(lastCheck.device_time) >= Date.parse(r.device_time)) continue;
@@ -355,4 +376,32 @@ export async function getMeta(key) {
 export async function setMeta(key, value) {
   const db = await openStore();
   await db.put("meta", { key, value });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Work orders kept for offline use (the queue and each order's detail)
+
+function orderKey(kind, userId, id) {
+  return `${kind}:${userId}:${id ?? ""}`;
+}
+
+/** Keep what the server answered: `kind` "queue" (id = site) or "order" (id = order id). */
+export async function putCached(kind, userId, id, value) {
+  const db = await openStore();
+  await db.put("orders", { key: orderKey(kind, userId, id), user_id: userId, value, fetched_at: Date.now() });
+}
+
+/** @returns {Promise<{value: any, fetched_at: number} | null>} */
+export async function getCached(kind, userId, id) {
+  const db = await openStore();
+  const row = await db.get("orders", orderKey(kind, userId, id));
+  return row ? { value: row.value, fetched_at: row.fetched_at } : null;
+}
+
+/** Work-order steps and raises of this person on the phone (any status), oldest first. */
+export async function listWorkOrderRecords(userId) {
+  const db = await openStore();
+  const rows = await db.getAll("records");
+  return rows.filter((row) => WORK_ORDER_KINDS.has(row.record.kind) && (userId == null || row.user_id === userId))
+    .sort((a, b) => a.saved_at - b.saved_at);
 }

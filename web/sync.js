@@ -14,6 +14,10 @@
 // - No answer, 5xx or 429: nothing changes except a capped exponential backoff with jitter for the
 //   records concerned (a 500 is never taken as delivered). 401: stop, ask the person to log in
 //   (the "xunjian:unauthenticated" event), carry on after login with nothing lost.
+// - Work-order steps and raised orders (store.js, `kind`) go one request each, after the checks,
+//   oldest first, photos first; the record's id is the body's client_id, so a repeat is answered
+//   200 and stored once. 4xx is final ("rejected" with the server's message), 5xx/429/no answer
+//   backs off; a step waits while an earlier step of the same order is unsent.
 // - Only the logged-in person's records are sent (records carry user_id).
 // - Emits window event "xunjian:outbox" {detail: {unsynced, running, lastError, lastSyncAt}}.
 
@@ -277,14 +281,16 @@ async function drain() {
         && (force || (row.next_try_at || 0) <= now))
       .sort((a, b) => a.saved_at - b.saved_at);
     state.lastError = null;
-    for (let i = 0; i < due.length; i += BATCH) {
-      const chunk = due.slice(i, i + BATCH);
+    const checks = due.filter((row) => !store.WORK_ORDER_KINDS.has(row.record.kind));
+    for (let i = 0; i < checks.length; i += BATCH) {
+      const chunk = checks.slice(i, i + BATCH);
       const ready = [];
       for (const row of chunk) {
         if (await sendPhotos(row, user)) ready.push(row);
       }
       if (ready.length) await sendRecords(ready, user);
     }
+    await sendWorkOrderSteps(mine, due, user);
     await store.pruneSynced();
     state.lastSyncAt = Date.now();
     await scheduleNextRetry(user);
@@ -428,6 +434,84 @@ async function sendRecords(rows, user) {
         reason: result.reason || "" });
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Work-order steps and raised orders: one request each, in the order they were saved
+
+/** Worth trying again later (a work-order request): no answer of our own server's making. */
+function transientStep(error) {
+  return transient(error.status) && (error.status >= 500 || error.status === 429 || error.status === 408
+    || error.code.startsWith("http_"));
+}
+
+/**
+ * Send the due work-order records one by one, oldest first: photos first, then the step (or the
+ * raised order) once every photo is acknowledged. A step waits while an earlier step of the same
+ * order is still on the phone unsent (accept before report), so the server sees them in the
+ * order they were taken.
+ */
+async function sendWorkOrderSteps(mine, due, user) {
+  const dueIds = new Set(due.map((row) => row.id));
+  const held = new Set(); // orders with an earlier step still waiting
+  const rows = mine.filter((row) => store.WORK_ORDER_KINDS.has(row.record.kind))
+    .sort((a, b) => a.saved_at - b.saved_at);
+  for (const row of rows) {
+    const orderId = row.record.kind === "work_order_step" ? row.record.order : null;
+    const current = await store.getRecord(row.id);
+    if (!current || current.status === "synced" || current.status === "rejected") continue;
+    if (orderId !== null && held.has(orderId)) continue;
+    if (!dueIds.has(row.id)) {
+      if (orderId !== null) held.add(orderId);
+      continue;
+    }
+    const sent = (await sendPhotos(current, user)) && (await sendStep(current, user));
+    if (!sent && orderId !== null) {
+      const after = await store.getRecord(row.id);
+      if (after && after.status !== "rejected") held.add(orderId);
+    }
+  }
+}
+
+/** POST one step (or raised order). @returns {Promise<boolean>} true when the server has it. */
+async function sendStep(row, user) {
+  const record = row.record;
+  const path = record.kind === "work_order_raise"
+    ? "/api/work-orders" : `/api/work-orders/${record.order}/${record.step}`;
+  let order;
+  stillSignedIn(user);
+  try {
+    order = await api(path, { method: "POST", body: record.body, timeoutMs: SYNC_TIMEOUT_MS });
+  } catch (error) {
+    const apiError = classify(error);
+    if (apiError.status === 401) {
+      window.dispatchEvent(new CustomEvent("xunjian:unauthenticated"));
+      throw new Stop("signed_out");
+    }
+    if (transientStep(apiError)) {
+      await backOff(row);
+      return false;
+    }
+    if (apiError.code === "missing_photo") {
+      // The server lost a photo or never had it: send the photos again (now once, then backing off).
+      for (const sha of store.photoHashes(record)) await store.setPhotoUploaded(sha, false);
+      const attempts = (row.attempts || 0) + 1;
+      await store.updateRecord(row.id, { status: "pending", attempts,
+        next_try_at: attempts === 1 ? 0 : Date.now() + backoffDelay(attempts) });
+      state.again = true;
+      return false;
+    }
+    // Final: the order moved on while the phone was offline, or the step was not acceptable.
+    await store.updateRecord(row.id, { status: "rejected", code: apiError.code, reason: apiError.message });
+    return false;
+  }
+  await store.updateRecord(row.id, { status: "synced", synced_at: Date.now(), code: null, reason: null,
+    work_order: order && typeof order.id === "number" ? order.id : null });
+  if (order && typeof order.id === "number") {
+    // The server answers the order as it now is: that is the phone's copy from now on.
+    await store.putCached("order", user.id, order.id, order).catch(() => {});
+  }
+  return true;
 }
 
 /** The outbox screen's "retry": forget the backoff (a rejected record is sent again too). */
