@@ -20,9 +20,9 @@ STATEMENTS = (
     "CREATE INDEX IF NOT EXISTS plan_occurrence_report "
     'ON plan_occurrence ("site", "day", "building", "floor", "status")',
     # The missed list; rounds that become missed as time passes.
-    "CREATE INDEX IF NOT EXISTS plan_occurrence_missed ON plan_occurrence (\"site\", \"day\") "
+    'CREATE INDEX IF NOT EXISTS plan_occurrence_missed ON plan_occurrence ("site", "day") '
     "WHERE \"status\" = 'missed'",
-    "CREATE INDEX IF NOT EXISTS plan_occurrence_pending ON plan_occurrence (\"closes_at\") "
+    'CREATE INDEX IF NOT EXISTS plan_occurrence_pending ON plan_occurrence ("closes_at") '
     "WHERE \"status\" = 'pending'",
     'CREATE INDEX IF NOT EXISTS plan_occurrence_plan_day ON plan_occurrence ("plan", "day")',
     'CREATE INDEX IF NOT EXISTS plan_occurrence_person ON plan_occurrence ("person", "day")',
