@@ -67,6 +67,7 @@ addStrings({
     "check.draft_restored": "已恢复未保存的记录",
     "check.discard": "清空重填",
     "check.discard_confirm": "清空这张表上填写的内容和照片？",
+    "check.raise": "报修",
   },
   en: {
     "check.loading": "Opening the checkpoint…",
@@ -116,6 +117,7 @@ addStrings({
     "check.draft_restored": "Unsaved check restored",
     "check.discard": "Start over",
     "check.discard_confirm": "Clear everything entered on this form, photos included?",
+    "check.raise": "Report a fault",
   },
 });
 
@@ -419,7 +421,10 @@ function drawForm(ctx, root, found, catalogue, template, label, form) {
           h("span", null, w.title || w.item_code), " ",
           h("span", { class: "muted" }, shortTime(w.raised_at))))))
       : h("p", { class: "muted", "data-testid": "check-orders" }, t("check.orders_none"));
-    history.replaceChildren(last, list);
+    // A fault that is not on the checklist: raise a work order here by hand.
+    const raise = h("a", { class: "btn check-raise", href: `/app/work-orders/new?checkpoint=${checkpoint.id}`,
+      "data-testid": "check-raise" }, t("check.raise"));
+    history.replaceChildren(last, list, raise);
   }
   drawHistory(found.last_check, found.work_orders);
   if (!ctx.offline) {

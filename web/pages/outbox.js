@@ -1,4 +1,5 @@
-// The outbox: every check saved on this phone by the logged-in person and where it stands —
+// The outbox: every check and work-order step saved on this phone by the logged-in person and
+// where it stands —
 // waiting, being sent, on the server, or refused with the server's reason — with "photos n/m",
 // retry, "sync now", delete (refused records only, after a confirm) and an export of everything
 // not yet on the server to a JSON file (photos base64-encoded), the rescue path if sync cannot
@@ -40,6 +41,23 @@ addStrings({
     "outbox.next_try": "{time} 重试",
     "outbox.logout_confirm": "还有 {n} 条记录未同步。退出后记录仍保留在本机，下次登录后继续发送。确定退出吗？",
     "outbox.badge_label": "{n} 条待同步",
+    "outbox.kind.work_order_step": "工单",
+    "outbox.kind.work_order_raise": "报修",
+    "outbox.order": "工单 #{id}",
+    "outbox.step.accept": "接单",
+    "outbox.step.report": "完成汇报",
+    "outbox.step.defer": "暂无法完成",
+    "outbox.step.resume": "恢复处理",
+    "outbox.step.sign-off": "业主签字",
+    "outbox.step.absent": "业主不在家",
+    "outbox.step.dispatch": "派工",
+    "outbox.step.redirect": "改派",
+    "outbox.step.verify": "核实通过",
+    "outbox.step.reject": "退回",
+    "outbox.step.close": "关闭",
+    "outbox.step.follow-up": "回访",
+    "outbox.step.comment": "备注",
+    "outbox.step.raise": "新报修",
   },
   en: {
     "outbox.title": "Outbox",
@@ -71,6 +89,23 @@ addStrings({
     "outbox.next_try": "retry at {time}",
     "outbox.logout_confirm": "{n} records are not synced yet. They stay on this phone and are sent after the next login. Log out?",
     "outbox.badge_label": "{n} to sync",
+    "outbox.kind.work_order_step": "Work order",
+    "outbox.kind.work_order_raise": "Fault report",
+    "outbox.order": "Order #{id}",
+    "outbox.step.accept": "Accept",
+    "outbox.step.report": "Report done",
+    "outbox.step.defer": "Cannot finish now",
+    "outbox.step.resume": "Resume",
+    "outbox.step.sign-off": "Owner signs",
+    "outbox.step.absent": "Owner not at home",
+    "outbox.step.dispatch": "Dispatch",
+    "outbox.step.redirect": "Redirect",
+    "outbox.step.verify": "Verify",
+    "outbox.step.reject": "Send back",
+    "outbox.step.close": "Close",
+    "outbox.step.follow-up": "Follow-up call",
+    "outbox.step.comment": "Comment",
+    "outbox.step.raise": "New report",
   },
 });
 
@@ -179,8 +214,24 @@ function drawState(el, sync) {
   el.dataset.state = sync.running ? "running" : sync.lastError || "ok";
 }
 
+/** What a work-order record is, for its line in the list: kind, step and the order's title. */
+function workOrderWhat(record) {
+  const step = record.kind === "work_order_raise" ? "raise"
+    : record.step === "sign-off" && record.body?.owner_absent ? "absent" : record.step;
+  const title = record.title || "";
+  return [
+    h("p", { class: "outbox-record-name", "data-testid": "outbox-record-name" }, title),
+    h("p", { class: "outbox-record-code", "data-testid": "outbox-record-code" },
+      h("span", { class: "outbox-kind", "data-testid": "outbox-record-kind" }, t(`outbox.kind.${record.kind}`)),
+      ` · ${t(`outbox.step.${step}`)}`,
+      record.kind === "work_order_step"
+        ? h("span", { class: "muted" }, ` · ${t("outbox.order", { id: record.order })}`) : null),
+  ];
+}
+
 function recordItem(row, name, redraw) {
   const record = row.record;
+  const workOrder = store.WORK_ORDER_KINDS.has(record.kind);
   const failed = (record.items || []).filter((item) => item.result === "fail").length;
   const actions = [];
   // Retry where it helps: a refused record, or one waiting out a backoff after server trouble.
@@ -204,12 +255,12 @@ function recordItem(row, name, redraw) {
     ? h("span", { class: "muted" }, t("outbox.next_try", { time: formatTime(row.next_try_at, false) }))
     : null;
   return h("li", { class: `card outbox-record is-${row.status}`, "data-testid": "outbox-record",
-    "data-id": row.id, "data-status": row.status },
+    "data-id": row.id, "data-status": row.status, "data-kind": record.kind || "inspection" },
     h("div", { class: "outbox-record-head" },
-      h("div", { class: "outbox-record-what" },
+      h("div", { class: "outbox-record-what" }, workOrder ? workOrderWhat(record) : [
         name ? h("p", { class: "outbox-record-name", "data-testid": "outbox-record-name" }, name) : null,
         h("p", { class: "outbox-record-code", "data-testid": "outbox-record-code" }, record.checkpoint,
-          record.source === "manual" ? h("span", { class: "muted" }, ` · ${t("outbox.manual")}`) : null)),
+          record.source === "manual" ? h("span", { class: "muted" }, ` · ${t("outbox.manual")}`) : null)]),
       h("span", { class: `outbox-chip chip-${row.status}`, "data-testid": "outbox-record-status" },
         t(`outbox.status.${row.status}`))),
     h("p", { class: "outbox-record-meta" },
