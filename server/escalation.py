@@ -20,7 +20,7 @@ from server.db import write_transaction
 from server.settings import Settings
 from server.tables.work_orders import WorkOrder, WorkOrderEvent
 from server.work_order_flow import Actor, OrderState, TransitionError, apply
-from server.work_orders import calendar_for
+from server.work_orders import backfill_due, calendar_for, site_calendars, store_due
 
 log = logging.getLogger("xunjian.escalation")
 
@@ -45,6 +45,7 @@ async def escalate_due(now: datetime, settings: Settings) -> int:
     escalation events recorded (0 when run again at the same ``now``)."""
     candidates = await WorkOrder.select(
         WorkOrder.id,
+        WorkOrder.site.id.as_alias("site_id"),
         WorkOrder.site.timezone.as_alias("timezone"),
         WorkOrder.deferred_at,
         WorkOrder.escalation_level,
@@ -54,15 +55,19 @@ async def escalate_due(now: datetime, settings: Settings) -> int:
         & (WorkOrder.escalation_level < len(sla.ESCALATION_LEVELS))
     )
     recorded = 0
+    # Each site's own calendar (holidays and 调休), two queries for all of them.
+    calendars = await site_calendars({row["site_id"] for row in candidates}, settings.timezone)
     for row in candidates:
-        calendar = calendar_for(row["timezone"], settings.timezone)
+        calendar = calendars.get(row["site_id"]) or calendar_for(row["timezone"], settings.timezone)
         if sla.escalation_level(calendar, _utc(row["deferred_at"]), now) <= row["escalation_level"]:
             continue
-        recorded += await _escalate(row["id"], calendar, now)
+        recorded += await _escalate(row["id"], calendar, now, settings.timezone)
     return recorded
 
 
-async def _escalate(order_id: int, calendar: sla.WorkCalendar, now: datetime) -> int:
+async def _escalate(
+    order_id: int, calendar: sla.WorkCalendar, now: datetime, default_timezone: str
+) -> int:
     async with write_transaction(WorkOrder._meta.db):
         row = (
             await WorkOrder.select(
@@ -114,13 +119,25 @@ async def _escalate(order_id: int, calendar: sla.WorkCalendar, now: datetime) ->
                 for n in range(stored + 1, level + 1)
             ]
         )
+        # The return deadline is unchanged by escalation, but keep due_at in step with the
+        # site's calendar as it is now.
+        await store_due(order_id, default_timezone)
     log.info("work order %s escalated to level %s", order_id, level)
     return level - stored
 
 
 async def run_periodically(settings: Settings, interval_seconds: float) -> None:
     """Escalate every ``interval_seconds`` until cancelled (the app's lifespan owns the task).
-    A failed run is logged and the next one tries again."""
+    A failed run is logged and the next one tries again. First, orders stored before their
+    deadline was (``due_at``) get one."""
+    try:
+        filled = await backfill_due(settings.timezone)
+        if filled:
+            log.info("stored the deadline of %s open work orders", filled)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("could not store the deadlines of older work orders")
     while True:
         await asyncio.sleep(interval_seconds)
         try:

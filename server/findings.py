@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from server.sla import DISPATCH_WITHIN
 from server.tables.work_orders import WorkOrder, WorkOrderReport
 
 #: An order is raised at the time the phone says the item failed, but no earlier than this
@@ -34,6 +35,12 @@ class Failure:
     title: str
     note: str
     device_time: datetime
+
+
+def due_when_raised(raised_at: datetime) -> datetime:
+    """A new order's ``due_at``: its only open deadline is the desk's dispatch (24 h, wall clock,
+    so no calendar is needed)."""
+    return raised_at + DISPATCH_WITHIN
 
 
 def bounded_raised_at(device_time: datetime, received_at: datetime) -> datetime:
@@ -82,6 +89,7 @@ async def raise_findings(
                     raised_at=raised_at,
                     created_at=received_at,
                     updated_at=received_at,
+                    due_at=due_when_raised(raised_at),
                 )
             ).returning(WorkOrder.id)
             order_id = inserted[0]["id"]
@@ -103,4 +111,4 @@ async def raise_findings(
     return orders
 
 
-__all__ = ["RAISED_AT_WINDOW", "Failure", "bounded_raised_at", "raise_findings"]
+__all__ = ["RAISED_AT_WINDOW", "Failure", "bounded_raised_at", "due_when_raised", "raise_findings"]

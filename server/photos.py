@@ -46,7 +46,7 @@ from server.auth import CurrentUser
 from server.errors import ApiError
 from server.settings import Settings
 from server.storage import PhotoStore, photo_key, store_for, thumb_key
-from server.tables.inspections import InspectionPhoto, Photo
+from server.tables.inspections import Photo
 
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 _SHA256 = re.compile(SHA256_PATTERN)
@@ -410,25 +410,43 @@ async def put_photo(
 async def visible_photo(user: CurrentUser, sha256: str) -> dict:
     """The Photo row if ``user`` may see it, else 404 (the photo's existence is not disclosed).
 
-    Allowed: admins, the uploader, and anyone who can see a site with an inspection that
-    references the photo.
+    Allowed: admins, the uploader, anyone who can see a site with an inspection that references
+    the photo, and anyone who can see a work order that carries it (its raise, a step's photos,
+    the owner's signature; a department worker sees their department's orders and those they
+    raised). One query: the photo by its key, with both "who may see it" tests as EXISTS over
+    indexes on the photo's hash (inspection_photo_photo, work_order_photo_key).
     """
     if not _SHA256.match(sha256):
         raise ApiError(404, "not_found")
-    row = (
-        await Photo.select(Photo.sha256, Photo.path, Photo.thumb_path, Photo.uploaded_by)
-        .where(Photo.sha256 == sha256)
-        .first()
-    )
-    if row is None:
-        raise ApiError(404, "not_found")
-    if user.is_admin or row["uploaded_by"] == user.id:
-        return row
-    if user.site_ids:
-        seen = await InspectionPhoto.exists().where(
-            (InspectionPhoto.photo == sha256)
-            & InspectionPhoto.inspection.checkpoint.site.is_in(list(user.site_ids))
+    sites = sorted(user.site_ids) if not user.is_admin else []
+    args: list = []
+    seen = "FALSE"
+    if sites:
+        marks = ", ".join("{}" for _ in sites)
+        department_clause = ""
+        department_args: list = []
+        if user.role == "department":
+            department_clause = ' AND (w."department" = {} OR w."raised_by" = {})'
+            department_args = [user.department_id or 0, user.id]
+        seen = (
+            "(EXISTS (SELECT 1 FROM inspection_photo ip"
+            ' JOIN inspection i ON i."id" = ip."inspection"'
+            ' JOIN checkpoint c ON c."id" = i."checkpoint"'
+            f' WHERE ip."photo" = p."sha256" AND c."site" IN ({marks}))'
+            " OR EXISTS (SELECT 1 FROM work_order_photo wp"
+            ' JOIN work_order w ON w."id" = wp."work_order"'
+            f' WHERE wp."photo" = p."sha256" AND w."site" IN ({marks}){department_clause}))'
         )
-        if seen:
-            return row
+        args = [*sites, *sites, *department_args]
+    rows = await Photo.raw(
+        'SELECT p."sha256", p."path", p."thumb_path", p."uploaded_by", '
+        f'{seen} AS "seen" FROM photo p WHERE p."sha256" = {{}}',
+        *args,
+        sha256,
+    )
+    if not rows:
+        raise ApiError(404, "not_found")
+    row = rows[0]
+    if user.is_admin or row["uploaded_by"] == user.id or row["seen"]:
+        return {k: row[k] for k in ("sha256", "path", "thumb_path", "uploaded_by")}
     raise ApiError(404, "not_found")

@@ -11,31 +11,68 @@ are ``server/sla.py``'s, on the site's calendar. Each step is one write transact
 the order, moves it with a conditional UPDATE (``WHERE status = <the status it was read in>``) and
 records the event, so two people acting at once cannot both move it: the second gets 409.
 
-Calendar: weekends only, in the site's time zone (or the server's). Per-site holidays and make-up
-working days (调休) have no table yet; ``calendar_for`` is the one place to add them.
+Calendars: each site's own working-day calendar (weekends, holidays and make-up working days 调休,
+in the site's time zone), from ``server.calendars.calendars_for``.
+
+Exactly once: a raise or a step may carry the phone's ``client_id`` (a UUID). It is stored with the
+SHA-256 of the request's canonical form (unique index), so a repeat of the same request answers
+``replayed`` and stores nothing, and the same id with another request is 409
+``client_id_conflict``. Two identical requests at the same moment: on SQLite writers queue (the
+second finds the first's row); on PostgreSQL the second fails on the unique index or on the
+order's changed status, and then finds the first's row.
+
+``WorkOrder.due_at`` is the soonest open deadline (UTC, null when nothing is due), stored so that
+the board and the department queue sort and page in SQL. It is written on raise, on every step,
+by findings and by escalation, and ``refresh_due`` recomputes a site's open orders when its
+calendar changes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from asyncpg.exceptions import UniqueViolationError
+from piccolo.query import OrderByRaw
+
 from server import sla
 from server.auth import CurrentUser
+from server.calendars import calendars_for, valid_timezone
 from server.db import write_transaction
 from server.errors import ApiError
-from server.findings import bounded_raised_at
+from server.findings import bounded_raised_at, due_when_raised
 from server.inspections import photo_ref
 from server.tables.accounts import Department
 from server.tables.checkpoints import Checkpoint
 from server.tables.inspections import InspectionPhoto, Photo
-from server.tables.work_orders import WorkOrder, WorkOrderEvent, WorkOrderReport
-from server.work_order_flow import ACTIONS, OPEN_STATUSES, Actor, OrderState, TransitionError, apply
+from server.tables.work_orders import (
+    SATISFACTION,
+    WorkOrder,
+    WorkOrderEvent,
+    WorkOrderPhoto,
+    WorkOrderReport,
+)
+from server.work_order_flow import (
+    ACTIONS,
+    DESK_ROLES,
+    OPEN_STATUSES,
+    Actor,
+    OrderState,
+    TransitionError,
+    apply,
+)
 
 PAGE_SIZE = 50
 MAX_NOTE = 2000
 MAX_PHOTOS = 10
+CLIENT_ID_LENGTH = 36
+SORTS = ("newest", "deadline", "overdue")
+SOURCES_BY_HAND = ("manual", "owner")
 
 #: The API's action names (one endpoint each) and the state machine's.
 API_ACTIONS: dict[str, str] = {
@@ -53,21 +90,32 @@ API_ACTIONS: dict[str, str] = {
     "follow-up": "follow_up",
 }
 
-# While an order is deferred its arrange/report deadlines give way to the "back within 2 working
-# days" deadline: the deferral itself is the report the SOP asks for (§4.3.7, §4.3.11).
-_SUPERSEDED_WHILE_DEFERRED = frozenset({"arrange", "report"})
+
+# The steps whose deadline is open in each status (a closed, verified or reported order waits on
+# nobody's clock but the desk's, which has none).
+_OPEN_STEPS: dict[str, frozenset[str]] = {
+    "raised": frozenset({"dispatch"}),
+    "dispatched": frozenset({"arrange", "report"}),
+    "arranged": frozenset({"report"}),
+    "deferred": frozenset({"return"}),
+}
 
 
 def calendar_for(timezone: str | None, default_timezone: str) -> sla.WorkCalendar:
-    for name in (timezone, default_timezone, "Asia/Shanghai"):
-        if not name:
-            continue
-        try:
-            ZoneInfo(name)
-        except (KeyError, ValueError):
-            continue
-        return sla.WorkCalendar.of(name)
-    raise AssertionError("unreachable")
+    """A weekends-only calendar in ``timezone`` (or the default): for callers without a site."""
+    return sla.WorkCalendar.of(valid_timezone(timezone, default_timezone))
+
+
+async def site_calendars(
+    site_ids: Iterable[int], default_timezone: str
+) -> dict[int, sla.WorkCalendar]:
+    """Each site's own working-day calendar (holidays and 调休 included)."""
+    return await calendars_for(site_ids, default_timezone)
+
+
+def _calendar(calendars: dict[int, sla.WorkCalendar], row: dict, default_tz: str):
+    found = calendars.get(row["site_id"])
+    return found if found is not None else calendar_for(row.get("timezone"), default_tz)
 
 
 def _is_department_worker(user: CurrentUser) -> bool:
@@ -119,6 +167,17 @@ _COLUMNS = (
     WorkOrder.escalation_level,
     WorkOrder.owner_signed,
     WorkOrder.followed_up,
+    WorkOrder.due_at,
+)
+
+# What the detail adds to the board's columns.
+_DETAIL_COLUMNS = (
+    WorkOrder.owner_name,
+    WorkOrder.owner_unit,
+    WorkOrder.owner_phone,
+    WorkOrder.signature,
+    WorkOrder.owner_absent,
+    WorkOrder.satisfaction,
 )
 
 
@@ -144,13 +203,22 @@ def deadlines_of(
     )
 
 
-def _counting(row: dict, deadlines: list[sla.Deadline]) -> list[sla.Deadline]:
-    """The deadlines that make an order overdue now (not the ones a deferral superseded)."""
-    if row["status"] == "closed":
-        return []
-    if row["status"] == "deferred":
-        return [d for d in deadlines if d.step not in _SUPERSEDED_WHILE_DEFERRED]
-    return deadlines
+def open_deadlines(status: str, deadlines: list[sla.Deadline]) -> list[sla.Deadline]:
+    """The deadlines still running for an order in ``status``: what makes it overdue, and what
+    its ``due_at`` is the soonest of. While deferred, the 2-working-day return deadline replaces
+    the arrange/report ones (the deferral itself is the report the SOP asks for, §4.3.7)."""
+    steps = _OPEN_STEPS.get(status, frozenset())
+    return [d for d in deadlines if d.step in steps and d.done_at is None]
+
+
+def soonest_due(row: dict, calendar: sla.WorkCalendar) -> datetime | None:
+    """``WorkOrder.due_at`` for an order in the state ``row`` describes (UTC, None if nothing is
+    due). ``row`` needs status, raised_at and the step times."""
+    due = min(
+        (d.due for d in open_deadlines(row["status"], deadlines_of(row, None, calendar))),
+        default=None,
+    )
+    return due.astimezone(UTC) if due is not None else None
 
 
 def _deadline_view(deadline: sla.Deadline, now: datetime, tz: ZoneInfo) -> dict:
@@ -185,11 +253,12 @@ async def _returned_at(rows: list[dict]) -> dict[int, datetime]:
     return returned
 
 
-def _summary(row: dict, deadlines: list[sla.Deadline], now: datetime, default_tz: str) -> dict:
-    tz = calendar_for(row["timezone"], default_tz).timezone
-    counting = _counting(row, deadlines)
-    open_deadlines = [d for d in counting if d.done_at is None]
-    next_due = min((d.due for d in open_deadlines), default=None)
+def _summary(
+    row: dict, deadlines: list[sla.Deadline], now: datetime, calendar: sla.WorkCalendar
+) -> dict:
+    tz = calendar.timezone
+    running = open_deadlines(row["status"], deadlines)
+    next_due = min((d.due for d in running), default=None)
     return {
         "id": row["id"],
         "site_id": row["site_id"],
@@ -210,7 +279,8 @@ def _summary(row: dict, deadlines: list[sla.Deadline], now: datetime, default_tz
         "title": row["title"],
         "raised_at": _utc(row["raised_at"]).astimezone(tz),
         "next_due": next_due.astimezone(tz) if next_due else None,
-        "overdue": any(d.state(now) == "overdue" for d in counting),
+        "due_at": next_due.astimezone(UTC) if next_due else None,
+        "overdue": any(d.state(now) == "overdue" for d in running),
         "escalation_level": row["escalation_level"],
         "assignee": (
             {"id": row["assignee_id"], "display_name": row["assignee_name"]}
@@ -218,6 +288,18 @@ def _summary(row: dict, deadlines: list[sla.Deadline], now: datetime, default_tz
             else None
         ),
     }
+
+
+def _due_order(query, engine_is_sqlite: bool):
+    """Soonest deadline first, orders with nothing due last, then newest first."""
+    if engine_is_sqlite:
+        # SQLite puts NULLs first in ascending order.
+        query = query.order_by(OrderByRaw('"work_order"."due_at" IS NULL'))
+    return (
+        query.order_by(WorkOrder.due_at)
+        .order_by(WorkOrder.raised_at, ascending=False)
+        .order_by(WorkOrder.id, ascending=False)
+    )
 
 
 async def list_work_orders(
@@ -228,13 +310,26 @@ async def list_work_orders(
     department: str | None = None,
     checkpoint: int | None = None,
     overdue: bool | None = None,
+    source: str | None = None,
+    open_: bool | None = None,
+    assignee: str | None = None,
+    sort: str = "newest",
     page: int = 1,
     page_size: int = PAGE_SIZE,
     default_timezone: str = "Asia/Shanghai",
     now: datetime | None = None,
 ) -> dict:
-    """Orders of my sites, soonest deadline first (overdue first when filtered), newest first
-    otherwise; ``department`` is a department code."""
+    """Orders of my sites, one page, filtered and sorted in SQL on the stored ``due_at``.
+
+    ``sort``: ``newest`` (raised last first, the default); ``deadline`` (soonest deadline first,
+    orders with nothing due last: the department queue); ``overdue`` (the board: overdue orders
+    first, most overdue first, then the rest by deadline; since an overdue order's deadline is
+    before every other's this is the deadline order). ``department`` is a department code;
+    ``assignee="me"`` narrows to orders I accepted; ``open_`` to open (not closed) orders
+    (False: closed ones).
+    """
+    if sort not in SORTS:
+        raise ApiError(400, "invalid_request", detail=[{"field": "sort", "message": "unknown"}])
     now = now or datetime.now(UTC)
     where = _scope(user)
 
@@ -252,52 +347,93 @@ async def list_work_orders(
         narrow(WorkOrder.department.code == department)
     if checkpoint is not None:
         narrow(WorkOrder.checkpoint == checkpoint)
-    if overdue:
-        # Only open orders can be overdue.
-        narrow(WorkOrder.status.is_in(sorted(OPEN_STATUSES)))
+    if source is not None:
+        narrow(WorkOrder.source == source)
+    if open_ is True:
+        narrow(WorkOrder.status != "closed")
+    elif open_ is False:
+        narrow(WorkOrder.status == "closed")
+    if assignee is not None:
+        if assignee != "me":
+            raise ApiError(
+                400, "invalid_request", detail=[{"field": "assignee", "message": "only 'me'"}]
+            )
+        narrow(WorkOrder.assignee == user.id)
+    if overdue is True:
+        # Only open orders have a due_at (nothing is due on a reported, verified or closed one).
+        narrow(WorkOrder.due_at < now)
+    elif overdue is False:
+        narrow(WorkOrder.due_at.is_null() | (WorkOrder.due_at >= now))
 
     query = WorkOrder.select(*_COLUMNS)
     if where is not None:
         query = query.where(where)
-    query = query.order_by(WorkOrder.raised_at, ascending=False).order_by(
-        WorkOrder.id, ascending=False
-    )
-    if overdue is None:
-        count = WorkOrder.count()
-        total = await (count.where(where) if where is not None else count)
-        rows = await query.limit(page_size).offset((page - 1) * page_size)
-        returned = await _returned_at(rows)
-        items = [
-            _summary(r, _deadlines(r, returned, default_timezone), now, default_timezone)
-            for r in rows
-        ]
+    if sort == "newest":
+        query = query.order_by(WorkOrder.raised_at, ascending=False).order_by(
+            WorkOrder.id, ascending=False
+        )
     else:
-        # Overdue-ness depends on the working-day calendar, so it is decided here, not in SQL.
-        rows = await query
-        returned = await _returned_at(rows)
-        items = [
-            _summary(r, _deadlines(r, returned, default_timezone), now, default_timezone)
-            for r in rows
-        ]
-        items = [i for i in items if i["overdue"] == overdue]
-        total = len(items)
-        items = items[(page - 1) * page_size : page * page_size]
+        query = _due_order(query, _is_sqlite())
+    count = WorkOrder.count()
+    total = await (count.where(where) if where is not None else count)
+    rows = await query.limit(page_size).offset((page - 1) * page_size)
+    returned = await _returned_at(rows)
+    calendars = await site_calendars({r["site_id"] for r in rows}, default_timezone)
+    items = []
+    for r in rows:
+        calendar = _calendar(calendars, r, default_timezone)
+        items.append(_summary(r, deadlines_of(r, returned.get(r["id"]), calendar), now, calendar))
     return {"total": total, "page": page, "page_size": page_size, "items": items}
 
 
-def _deadlines(row: dict, returned: dict[int, datetime], default_tz: str) -> list[sla.Deadline]:
-    return deadlines_of(row, returned.get(row["id"]), calendar_for(row["timezone"], default_tz))
+def _is_sqlite() -> bool:
+    from piccolo.engine.sqlite import SQLiteEngine
+
+    return isinstance(WorkOrder._meta.db, SQLiteEngine)
 
 
-async def _visible_row(user: CurrentUser, order_id: int) -> dict:
+async def _visible_row(user: CurrentUser, order_id: int, *columns) -> dict:
     where = WorkOrder.id == order_id
     scope = _scope(user)
     if scope is not None:
         where &= scope
-    row = await WorkOrder.select(*_COLUMNS).where(where).first()
+    row = await WorkOrder.select(*_COLUMNS, *columns).where(where).first()
     if row is None:
         raise ApiError(404, "not_found")
     return row
+
+
+def mask_phone(phone: str) -> str:
+    """138****1234: the first three and the last four digits, the rest hidden (a short number
+    keeps only its last two)."""
+    phone = phone.strip()
+    if not phone:
+        return ""
+    if len(phone) >= 8:
+        return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+    keep = min(2, len(phone) - 1)
+    return "*" * (len(phone) - keep) + phone[len(phone) - keep :]
+
+
+def _sees_owner_phone(user: CurrentUser, row: dict) -> bool:
+    if user.is_admin or user.role in DESK_ROLES:
+        return True
+    return (
+        _is_department_worker(user)
+        and user.department_id is not None
+        and user.department_id == row["department_id"]
+    )
+
+
+def _owner_view(user: CurrentUser, row: dict) -> dict | None:
+    if row["source"] != "owner":
+        return None
+    phone = row["owner_phone"] or ""
+    return {
+        "name": row["owner_name"],
+        "unit": row["owner_unit"],
+        "phone": phone if _sees_owner_phone(user, row) else mask_phone(phone),
+    }
 
 
 async def get_work_order(
@@ -309,8 +445,9 @@ async def get_work_order(
 ) -> dict:
     """One order with its reports (and their photos), its events and its deadlines."""
     now = now or datetime.now(UTC)
-    row = await _visible_row(user, order_id)
-    calendar = calendar_for(row["timezone"], default_timezone)
+    row = await _visible_row(user, order_id, *_DETAIL_COLUMNS)
+    calendars = await site_calendars([row["site_id"]], default_timezone)
+    calendar = _calendar(calendars, row, default_timezone)
     tz = calendar.timezone
     events = (
         await WorkOrderEvent.select(
@@ -356,7 +493,7 @@ async def get_work_order(
 
     returned = await _returned_at([row])
     deadlines = deadlines_of(row, returned.get(row["id"]), calendar)
-    order = _summary(row, deadlines, now, default_timezone)
+    order = _summary(row, deadlines, now, calendar)
     order.update(
         {
             "description": row["description"],
@@ -368,6 +505,10 @@ async def get_work_order(
             "created_at": _utc(row["created_at"]).astimezone(tz),
             "owner_signed": bool(row["owner_signed"]),
             "followed_up": bool(row["followed_up"]),
+            "owner": _owner_view(user, row),
+            "signature": photo_ref(row["signature"]) if row["signature"] else None,
+            "owner_absent": bool(row["owner_absent"]),
+            "satisfaction": row["satisfaction"],
             "deadlines": [_deadline_view(d, now, tz) for d in deadlines],
             "events": [
                 {
@@ -428,6 +569,15 @@ async def _check_photos(photos: list[str]) -> list[str]:
     return unique
 
 
+async def _attach_photos(order_id: int, photos: Iterable[str]) -> None:
+    """Record the order's photos for visible_photo (each once per order)."""
+    unique = list(dict.fromkeys(photos))
+    if unique:
+        await WorkOrderPhoto.insert(
+            *[WorkOrderPhoto(work_order=order_id, photo=p) for p in unique]
+        ).on_conflict(action="DO NOTHING")
+
+
 async def _department_id(code_or_id: str | int | None) -> int | None:
     if code_or_id is None or code_or_id == "":
         return None
@@ -477,11 +627,139 @@ def _changes(action: str, user: CurrentUser, at: datetime, department_id: int | 
         }
     if action == "close":
         return {WorkOrder.closed_at: at}
-    if action == "sign_off":
-        return {WorkOrder.owner_signed: True}
     if action == "follow_up":
         return {WorkOrder.followed_up: True}
     return {}
+
+
+def request_hash(kind: str, fields: dict) -> str:
+    """SHA-256 of a request's canonical form: what was asked, by whom, normalised (sorted keys,
+    times in UTC, photo hashes lower-case), so a re-send with its keys in another order or its
+    time in another offset hashes the same."""
+    canonical = json.dumps(
+        {"kind": kind, **fields}, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _time_key(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ApiError(400, "bad_device_time")
+    return value.astimezone(UTC).isoformat()
+
+
+def _check_client_id(client_id: str | None) -> str | None:
+    if client_id is None:
+        return None
+    if not client_id or len(client_id) > CLIENT_ID_LENGTH:
+        raise ApiError(
+            400, "invalid_request", detail=[{"field": "client_id", "message": "not a UUID"}]
+        )
+    return client_id.lower()
+
+
+async def _already(table, client_id: str | None, digest: str) -> dict | None:
+    """The row stored earlier for ``client_id`` (None: none), or 409 if it was another request."""
+    if client_id is None:
+        return None
+    row = await table.select(*_replay_columns(table)).where(table.client_id == client_id).first()
+    if row is None:
+        return None
+    if row["body_hash"] != digest:
+        raise ApiError(409, "client_id_conflict")
+    return row
+
+
+def _replay_columns(table) -> tuple:
+    if table is WorkOrderEvent:
+        return (WorkOrderEvent.id, WorkOrderEvent.work_order, WorkOrderEvent.body_hash)
+    return (WorkOrder.id, WorkOrder.body_hash)
+
+
+_INSERT_RACES = (UniqueViolationError, sqlite3.IntegrityError)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a raise or a step did: the row's id, and whether it was a replay (nothing stored)."""
+
+    id: int
+    replayed: bool = False
+
+
+async def _store_due(order_id: int, default_timezone: str) -> datetime | None:
+    """Recompute and store one order's ``due_at`` (inside the caller's transaction)."""
+    row = (
+        await WorkOrder.select(
+            WorkOrder.id,
+            WorkOrder.site.id.as_alias("site_id"),
+            WorkOrder.site.timezone.as_alias("timezone"),
+            WorkOrder.status,
+            WorkOrder.raised_at,
+            WorkOrder.dispatched_at,
+            WorkOrder.arranged_at,
+            WorkOrder.reported_at,
+            WorkOrder.deferred_at,
+            WorkOrder.due_at,
+        )
+        .where(WorkOrder.id == order_id)
+        .first()
+    )
+    if row is None:
+        return None
+    calendars = await site_calendars([row["site_id"]], default_timezone)
+    due = soonest_due(row, _calendar(calendars, row, default_timezone))
+    if due != _utc(row["due_at"]):
+        await WorkOrder.update({WorkOrder.due_at: due}).where(WorkOrder.id == order_id)
+    return due
+
+
+async def store_due(order_id: int, default_timezone: str = "Asia/Shanghai") -> datetime | None:
+    """Public form of the due_at upkeep for other modules' transactions (escalation)."""
+    return await _store_due(order_id, default_timezone)
+
+
+async def refresh_due(site_id: int, default_timezone: str = "Asia/Shanghai") -> int:
+    """Recompute ``due_at`` of the site's open orders (after its calendar changed; closed ones
+    with a stale one are cleared too); returns how many changed. One read of the orders, one write per changed order, in one transaction."""
+    calendars = await site_calendars([site_id], default_timezone)
+    changed = 0
+    async with write_transaction(WorkOrder._meta.db):
+        rows = await WorkOrder.select(
+            WorkOrder.id,
+            WorkOrder.site.id.as_alias("site_id"),
+            WorkOrder.site.timezone.as_alias("timezone"),
+            WorkOrder.status,
+            WorkOrder.raised_at,
+            WorkOrder.dispatched_at,
+            WorkOrder.arranged_at,
+            WorkOrder.reported_at,
+            WorkOrder.deferred_at,
+            WorkOrder.due_at,
+        ).where(
+            (WorkOrder.site == site_id)
+            & (WorkOrder.status.is_in(sorted(OPEN_STATUSES)) | WorkOrder.due_at.is_not_null())
+        )
+        for row in rows:
+            due = soonest_due(row, _calendar(calendars, row, default_timezone))
+            if due != _utc(row["due_at"]):
+                await WorkOrder.update({WorkOrder.due_at: due}).where(WorkOrder.id == row["id"])
+                changed += 1
+    return changed
+
+
+async def backfill_due(default_timezone: str = "Asia/Shanghai") -> int:
+    """Store ``due_at`` for open orders that have none yet (orders from before the column
+    existed): every order in a status with a running deadline has one. Returns how many."""
+    sites = [
+        r["site"]
+        for r in await WorkOrder.select(WorkOrder.site)
+        .where(WorkOrder.due_at.is_null() & WorkOrder.status.is_in(sorted(_OPEN_STEPS)))
+        .distinct()
+    ]
+    return sum([await refresh_due(site, default_timezone) for site in sites])
 
 
 async def act(
@@ -493,14 +771,20 @@ async def act(
     department: str | int | None = None,
     photos: list[str] = (),
     device_time: datetime | None = None,
+    client_id: str | None = None,
+    signature: str | None = None,
+    owner_absent: bool = False,
+    satisfaction: str | None = None,
+    default_timezone: str = "Asia/Shanghai",
     now: datetime | None = None,
-) -> int:
-    """Take one step on an order; returns the new event's id.
+) -> Outcome:
+    """Take one step on an order; returns the new event's id (or the earlier one, replayed).
 
     Errors: 404 (no such order for this user), 400 unknown_action / reason_required /
-    department_required / unknown_department / bad_device_time, 403 forbidden, 409
-    illegal_transition / owner_sign_off_missing / follow_up_missing / missing_photo /
-    order_changed (someone else moved the order at the same moment).
+    department_required / unknown_department / bad_device_time / signature_or_absent_required /
+    satisfaction_required, 403 forbidden, 409 illegal_transition / owner_sign_off_missing /
+    follow_up_missing / missing_photo / order_changed (someone else moved the order at the same
+    moment) / client_id_conflict (the id was used for another request).
     """
     name = API_ACTIONS.get(action)
     if name is None or ACTIONS[name].actor == "system":
@@ -508,53 +792,148 @@ async def act(
     note = note.strip()
     if len(note) > MAX_NOTE:
         raise ApiError(400, "invalid_request", detail=[{"field": "note", "message": "too long"}])
-    department_id = await _department_id(department)
-    photo_list = await _check_photos(list(photos))
+    client_id = _check_client_id(client_id)
+    signature = signature.lower() if signature else None
+    photo_keys = list(dict.fromkeys(p.lower() for p in photos))
+    digest = request_hash(
+        "step",
+        {
+            "order": order_id,
+            "step": name,
+            "user": user.id,
+            "note": note,
+            "department": department,
+            "photos": photo_keys,
+            "device_time": _time_key(device_time),
+            "signature": signature,
+            "owner_absent": bool(owner_absent),
+            "satisfaction": satisfaction,
+        },
+    )
     engine = WorkOrder._meta.db
-    async with write_transaction(engine):
-        row = await _visible_row(user, order_id)
-        state = OrderState(
-            status=row["status"],
-            department_id=row["department_id"],
-            source=row["source"],
-            owner_signed=bool(row["owner_signed"]),
-            followed_up=bool(row["followed_up"]),
-        )
-        try:
-            to_status = apply(
-                state,
+    try:
+        async with write_transaction(engine):
+            earlier = await _already(WorkOrderEvent, client_id, digest)
+            if earlier is not None:
+                return Outcome(earlier["id"], replayed=True)
+            event_id = await _act(
+                user,
+                order_id,
                 name,
-                Actor(user.role, user.department_id),
-                reason=note,
-                department_id=department_id,
-            )
-        except TransitionError as error:
-            raise ApiError(error.status, error.code) from None
-        received = now or datetime.now(UTC)
-        at = _step_time(device_time, _utc(row["created_at"]), received)
-        values = {WorkOrder.status: to_status, WorkOrder.updated_at: received}
-        values.update(_changes(name, user, at, department_id))
-        moved = (
-            await WorkOrder.update(values)
-            .where((WorkOrder.id == order_id) & (WorkOrder.status == row["status"]))
-            .returning(WorkOrder.id)
-        )
-        if not moved:
-            raise ApiError(409, "order_changed")
-        inserted = await WorkOrderEvent.insert(
-            WorkOrderEvent(
-                work_order=order_id,
-                action=name,
-                from_status=row["status"],
-                to_status=to_status,
-                actor=user.id,
-                device_time=at,
-                server_time=received,
                 note=note,
-                department=department_id if name in ("dispatch", "redirect") else None,
-                photos=photo_list,
+                department=department,
+                photos=photo_keys,
+                device_time=device_time,
+                client_id=client_id,
+                digest=digest,
+                signature=signature,
+                owner_absent=bool(owner_absent),
+                satisfaction=satisfaction,
+                default_timezone=default_timezone,
+                now=now,
             )
-        ).returning(WorkOrderEvent.id)
+    except (ApiError, *_INSERT_RACES):
+        # The same request at the same moment: it lost the race to its twin (the unique client
+        # id, or the order's status the twin just changed). The twin's row answers it.
+        earlier = await _already(WorkOrderEvent, client_id, digest)
+        if earlier is not None:
+            return Outcome(earlier["id"], replayed=True)
+        raise
+    return Outcome(event_id)
+
+
+async def _act(
+    user: CurrentUser,
+    order_id: int,
+    name: str,
+    *,
+    note: str,
+    department: str | int | None,
+    photos: list[str],
+    device_time: datetime | None,
+    client_id: str | None,
+    digest: str,
+    signature: str | None,
+    owner_absent: bool,
+    satisfaction: str | None,
+    default_timezone: str,
+    now: datetime | None,
+) -> int:
+    row = await _visible_row(user, order_id)
+    department_id = await _department_id(department)
+    state = OrderState(
+        status=row["status"],
+        department_id=row["department_id"],
+        source=row["source"],
+        owner_signed=bool(row["owner_signed"]),
+        followed_up=bool(row["followed_up"]),
+    )
+    try:
+        to_status = apply(
+            state,
+            name,
+            Actor(user.role, user.department_id),
+            reason=note,
+            department_id=department_id,
+        )
+    except TransitionError as error:
+        raise ApiError(error.status, error.code) from None
+    values: dict = {}
+    if name == "sign_off":
+        # The owner's signature (an image uploaded first) or "not at home": exactly one.
+        if (signature is None) == (not owner_absent):
+            raise ApiError(400, "signature_or_absent_required")
+        values = {
+            WorkOrder.owner_signed: True,
+            WorkOrder.signature: signature,
+            WorkOrder.owner_absent: owner_absent,
+        }
+    elif signature is not None or owner_absent:
+        raise ApiError(
+            400, "invalid_request", detail=[{"field": "signature", "message": "sign-off only"}]
+        )
+    if name == "follow_up":
+        if satisfaction not in SATISFACTION:
+            raise ApiError(400, "satisfaction_required")
+        values[WorkOrder.satisfaction] = satisfaction
+    elif satisfaction is not None:
+        raise ApiError(
+            400,
+            "invalid_request",
+            detail=[{"field": "satisfaction", "message": "follow-up only"}],
+        )
+    photo_list = await _check_photos(photos)
+    if signature is not None:
+        photo_list += await _check_photos([signature])
+    received = now or datetime.now(UTC)
+    at = _step_time(device_time, _utc(row["created_at"]), received)
+    values.update({WorkOrder.status: to_status, WorkOrder.updated_at: received})
+    values.update(_changes(name, user, at, department_id))
+    moved = (
+        await WorkOrder.update(values)
+        .where((WorkOrder.id == order_id) & (WorkOrder.status == row["status"]))
+        .returning(WorkOrder.id)
+    )
+    if not moved:
+        raise ApiError(409, "order_changed")
+    inserted = await WorkOrderEvent.insert(
+        WorkOrderEvent(
+            work_order=order_id,
+            action=name,
+            from_status=row["status"],
+            to_status=to_status,
+            actor=user.id,
+            device_time=at,
+            server_time=received,
+            note=note,
+            department=department_id if name in ("dispatch", "redirect") else None,
+            photos=photos,
+            client_id=client_id,
+            body_hash=digest if client_id else "",
+        )
+    ).returning(WorkOrderEvent.id)
+    await _attach_photos(order_id, photo_list)
+    await _store_due(order_id, default_timezone)
     return inserted[0]["id"]
 
 
@@ -568,12 +947,35 @@ async def raise_work_order(
     description: str,
     photos: list[str] = (),
     device_time: datetime | None = None,
+    client_id: str | None = None,
+    source: str = "manual",
+    owner_name: str = "",
+    owner_unit: str = "",
+    owner_phone: str = "",
     now: datetime | None = None,
-) -> int:
-    """An order raised by hand (source "manual") at a checkpoint or anywhere on the site; the
-    photos and description go on its first event ("raise"). Returns the order's id."""
+) -> Outcome:
+    """An order raised by hand at a checkpoint or anywhere on the site: ``manual`` (anyone on
+    the site) or ``owner`` (an owner's report taken by the desk: owner, unit and phone). The
+    photos and description go on its first event ("raise"). Returns the order's id, or the
+    earlier order's when the same ``client_id`` and request come again."""
     if not user.can_see_site(site):
         raise ApiError(404, "not_found")
+    if source not in SOURCES_BY_HAND:
+        raise ApiError(400, "invalid_request", detail=[{"field": "source", "message": "unknown"}])
+    owner_name, owner_unit, owner_phone = (
+        owner_name.strip(),
+        owner_unit.strip(),
+        owner_phone.strip(),
+    )
+    if source == "owner":
+        if not (user.is_admin or user.role in DESK_ROLES):
+            raise ApiError(403, "forbidden")
+        if not owner_name or not owner_unit:
+            raise ApiError(400, "owner_details_required")
+    elif owner_name or owner_unit or owner_phone:
+        raise ApiError(
+            400, "invalid_request", detail=[{"field": "source", "message": "owner details"}]
+        )
     description = description.strip()
     if not description:
         raise ApiError(
@@ -583,6 +985,25 @@ async def raise_work_order(
         raise ApiError(
             400, "invalid_request", detail=[{"field": "description", "message": "too long"}]
         )
+    client_id = _check_client_id(client_id)
+    digest = request_hash(
+        "raise",
+        {
+            "user": user.id,
+            "site": site,
+            "checkpoint": checkpoint,
+            "department": department,
+            "title": title.strip(),
+            "description": description,
+            "photos": list(dict.fromkeys(p.lower() for p in photos)),
+            "device_time": _time_key(device_time),
+            "source": source,
+            "owner": [owner_name, owner_unit, owner_phone],
+        },
+    )
+    earlier = await _already(WorkOrder, client_id, digest)
+    if earlier is not None:
+        return Outcome(earlier["id"], replayed=True)
     if checkpoint is not None:
         found = (
             await Checkpoint.select(Checkpoint.id)
@@ -594,51 +1015,74 @@ async def raise_work_order(
     department_id = await _department_id(department)
     photo_list = await _check_photos(list(photos))
     received = now or datetime.now(UTC)
-    if device_time is not None and device_time.tzinfo is None:
-        raise ApiError(400, "bad_device_time")
     raised_at = bounded_raised_at(device_time or received, received).astimezone(UTC)
     title = (title.strip() or description.splitlines()[0])[:200]
-    async with write_transaction(WorkOrder._meta.db):
-        inserted = await WorkOrder.insert(
-            WorkOrder(
-                site=site,
-                checkpoint=checkpoint,
-                item_code="",
-                department=department_id,
-                source="manual",
-                status="raised",
-                title=title,
-                description=description,
-                raised_by=user.id,
-                raised_at=raised_at,
-                created_at=received,
-                updated_at=received,
+    try:
+        async with write_transaction(WorkOrder._meta.db):
+            earlier = await _already(WorkOrder, client_id, digest)
+            if earlier is not None:
+                return Outcome(earlier["id"], replayed=True)
+            inserted = await WorkOrder.insert(
+                WorkOrder(
+                    site=site,
+                    checkpoint=checkpoint,
+                    item_code="",
+                    department=department_id,
+                    source=source,
+                    status="raised",
+                    title=title,
+                    description=description,
+                    raised_by=user.id,
+                    raised_at=raised_at,
+                    created_at=received,
+                    updated_at=received,
+                    client_id=client_id,
+                    body_hash=digest if client_id else "",
+                    owner_name=owner_name,
+                    owner_unit=owner_unit,
+                    owner_phone=owner_phone,
+                    due_at=due_when_raised(raised_at),
+                )
+            ).returning(WorkOrder.id)
+            order_id = inserted[0]["id"]
+            await WorkOrderEvent.insert(
+                WorkOrderEvent(
+                    work_order=order_id,
+                    action="raise",
+                    from_status="",
+                    to_status="raised",
+                    actor=user.id,
+                    device_time=raised_at,
+                    server_time=received,
+                    note=description,
+                    department=department_id,
+                    photos=photo_list,
+                )
             )
-        ).returning(WorkOrder.id)
-        order_id = inserted[0]["id"]
-        await WorkOrderEvent.insert(
-            WorkOrderEvent(
-                work_order=order_id,
-                action="raise",
-                from_status="",
-                to_status="raised",
-                actor=user.id,
-                device_time=raised_at,
-                server_time=received,
-                note=description,
-                department=department_id,
-                photos=photo_list,
-            )
-        )
-    return order_id
+            await _attach_photos(order_id, photo_list)
+    except _INSERT_RACES:
+        earlier = await _already(WorkOrder, client_id, digest)
+        if earlier is not None:
+            return Outcome(earlier["id"], replayed=True)
+        raise
+    return Outcome(order_id)
 
 
 __all__ = [
     "API_ACTIONS",
+    "Outcome",
     "act",
+    "backfill_due",
     "calendar_for",
     "deadlines_of",
     "get_work_order",
     "list_work_orders",
+    "mask_phone",
+    "open_deadlines",
     "raise_work_order",
+    "refresh_due",
+    "request_hash",
+    "site_calendars",
+    "soonest_due",
+    "store_due",
 ]

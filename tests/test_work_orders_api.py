@@ -37,6 +37,7 @@ async def _upload(client) -> str:
 async def _failed_check_order(site, inspector_id: int, photo: str, item: str = "I1") -> int:
     """What a sync of a failed check leaves behind: the inspection, its item photo, the order
     raised from it and the report joining them."""
+    from server.findings import due_when_raised
     from server.tables.accounts import Department
     from server.tables.inspections import Inspection, InspectionPhoto
     from server.tables.work_orders import WorkOrder, WorkOrderReport
@@ -74,6 +75,7 @@ async def _failed_check_order(site, inspector_id: int, photo: str, item: str = "
             raised_at=now,
             created_at=now,
             updated_at=now,
+            due_at=due_when_raised(now),
         )
     ).returning(WorkOrder.id)
     order_id = order[0]["id"]
@@ -344,6 +346,10 @@ async def test_overdue_filter(crew):
     # Raised 30 hours ago and never dispatched: past the 24-hour dispatch deadline.
     await WorkOrder.update({WorkOrder.raised_at: long_ago}).where(WorkOrder.id.is_in([late, done]))
     await WorkOrder.update({WorkOrder.status: "closed"}).where(WorkOrder.id == done)
+    # Changed behind the service's back: recompute the stored deadlines as a calendar change would.
+    from server.work_orders import refresh_due
+
+    assert await refresh_due(site.id) == 2
 
     params = {"site": site.id}
     overdue = await c["dispatcher"].get("/api/work-orders", params={**params, "overdue": True})

@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
-from litestar import Controller, Request, get, post
-from litestar.params import FromQuery, JSONBody, Parameter
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromQuery, JSONBody, Parameter, QueryParameter
 
 from server import work_orders
 from server.routes.inspections import CheckpointRef, PhotoRef
@@ -44,6 +44,9 @@ class WorkOrderSummary(msgspec.Struct):
     escalation_level: int
     #: The named worker who accepted it.
     assignee: PersonRef | None
+    #: The soonest open deadline in UTC (the instant next_due shows in site time); the board and
+    #: the department queue sort by it.
+    due_at: datetime | None
 
 
 class WorkOrderPage(msgspec.Struct):
@@ -86,12 +89,28 @@ class ReportRead(msgspec.Struct):
     photos: list[PhotoRef]
 
 
+class OwnerRead(msgspec.Struct):
+    name: str
+    #: The owner's unit (房号), as the desk wrote it.
+    unit: str
+    #: In full for the desk and the order's department; else masked like 138****1234.
+    phone: str
+
+
 class WorkOrderRead(WorkOrderSummary):
     description: str
     raised_by: PersonRef | None
     created_at: datetime
     owner_signed: bool
     followed_up: bool
+    #: The owner who reported it (source "owner"); null otherwise.
+    owner: OwnerRead | None
+    #: The owner's signature (an image), when signed.
+    signature: PhotoRef | None
+    #: 业主不在家 recorded instead of a signature.
+    owner_absent: bool
+    #: The owner's answer on the follow-up call (回访).
+    satisfaction: Literal["satisfied", "acceptable", "dissatisfied"] | None
     deadlines: list[DeadlineRead]
     events: list[EventRead]
     reports: list[ReportRead]
@@ -99,6 +118,16 @@ class WorkOrderRead(WorkOrderSummary):
 
 Sha256 = Annotated[str, msgspec.Meta(pattern="^[0-9a-fA-F]{64}$")]
 Note = Annotated[str, msgspec.Meta(max_length=work_orders.MAX_NOTE)]
+#: The phone's id for the request (a UUID): the same id and request again is answered as before
+#: and stores nothing (header X-Replayed: 1); the same id with another request is 409.
+ClientId = Annotated[
+    str,
+    msgspec.Meta(
+        pattern="^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    ),
+]
+Satisfaction = Literal["satisfied", "acceptable", "dissatisfied"]
+Sort = Literal["newest", "deadline", "overdue"]
 
 
 class ActionIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -110,6 +139,13 @@ class ActionIn(msgspec.Struct, forbid_unknown_fields=True):
     photos: Annotated[list[Sha256], msgspec.Meta(max_length=work_orders.MAX_PHOTOS)] = []
     #: When it was done on the phone (with offset); the server's time if absent.
     device_time: datetime | None = None
+    client_id: ClientId | None = None
+    #: sign-off: SHA-256 of the owner's signature image (uploaded first), or ...
+    signature: Sha256 | None = None
+    #: ... sign-off: 业主不在家 (exactly one of the two).
+    owner_absent: bool = False
+    #: follow-up: the owner's satisfaction (required there).
+    satisfaction: Satisfaction | None = None
 
 
 class RaiseIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -120,6 +156,13 @@ class RaiseIn(msgspec.Struct, forbid_unknown_fields=True):
     department: str | int | None = None
     photos: Annotated[list[Sha256], msgspec.Meta(max_length=work_orders.MAX_PHOTOS)] = []
     device_time: datetime | None = None
+    client_id: ClientId | None = None
+    #: manual (anyone on the site) or owner (an owner's report taken by the desk).
+    source: Literal["manual", "owner"] = "manual"
+    #: Owner orders: name and unit required, phone optional.
+    owner_name: Annotated[str, msgspec.Meta(max_length=100)] = ""
+    owner_unit: Annotated[str, msgspec.Meta(max_length=100)] = ""
+    owner_phone: Annotated[str, msgspec.Meta(max_length=32)] = ""
 
 
 async def _order_as_now(request: Request, order_id: int) -> WorkOrderRead:
@@ -128,6 +171,16 @@ async def _order_as_now(request: Request, order_id: int) -> WorkOrderRead:
         request.user, order_id, default_timezone=request.app.state.settings.timezone
     )
     return msgspec.convert(order, WorkOrderRead)
+
+
+async def _answer(
+    request: Request, outcome: work_orders.Outcome, order_id: int, status_code: int
+) -> Response[WorkOrderRead]:
+    """The order as it is now; a replay answers 200 with ``X-Replayed: 1``."""
+    order = await _order_as_now(request, order_id)
+    if outcome.replayed:
+        return Response(order, status_code=200, headers={"X-Replayed": "1"})
+    return Response(order, status_code=status_code)
 
 
 class WorkOrderController(Controller):
@@ -143,10 +196,19 @@ class WorkOrderController(Controller):
         department: Annotated[str | None, Parameter(max_length=32)] = None,
         checkpoint: FromQuery[ObjectId | None] = None,
         overdue: FromQuery[bool | None] = None,
+        source: FromQuery[Literal["inspection", "manual", "owner"] | None] = None,
+        open_: Annotated[bool | None, QueryParameter(name="open")] = None,
+        assignee: FromQuery[Literal["me"] | None] = None,
+        sort: FromQuery[Sort] = "newest",
         page: Annotated[int, Parameter(ge=1, le=100_000)] = 1,
         page_size: Annotated[int, Parameter(ge=1, le=200)] = work_orders.PAGE_SIZE,
     ) -> WorkOrderPage:
-        """Work orders of my sites (a department worker: of my department), newest first."""
+        """Work orders of my sites (a department worker: of my department and those I raised).
+
+        ``sort``: newest (default), deadline (soonest due first, nothing due last: the
+        department queue), overdue (overdue first, most overdue first, then by deadline: the
+        board). ``open``: true = not closed, false = closed. ``assignee=me``: orders I accepted.
+        """
         result = await work_orders.list_work_orders(
             request.user,
             site=site,
@@ -154,6 +216,10 @@ class WorkOrderController(Controller):
             department=department,
             checkpoint=checkpoint,
             overdue=overdue,
+            source=source,
+            open_=open_,
+            assignee=assignee,
+            sort=sort,
             page=page,
             page_size=page_size,
             default_timezone=request.app.state.settings.timezone,
@@ -166,9 +232,13 @@ class WorkOrderController(Controller):
         return await _order_as_now(request, order_id)
 
     @post("/work-orders", status_code=201)
-    async def raise_work_order(self, request: Request, data: JSONBody[RaiseIn]) -> WorkOrderRead:
-        """Raise an order by hand at a checkpoint or anywhere on the site (anyone on the site)."""
-        order_id = await work_orders.raise_work_order(
+    async def raise_work_order(
+        self, request: Request, data: JSONBody[RaiseIn]
+    ) -> Response[WorkOrderRead]:
+        """Raise an order by hand at a checkpoint or anywhere on the site (anyone on the site);
+        an owner's report (source owner) only at the desk. 201; a replay (same client_id and
+        body) 200 with X-Replayed: 1."""
+        outcome = await work_orders.raise_work_order(
             request.user,
             site=data.site,
             checkpoint=data.checkpoint,
@@ -177,18 +247,24 @@ class WorkOrderController(Controller):
             description=data.description,
             photos=data.photos,
             device_time=data.device_time,
+            client_id=data.client_id,
+            source=data.source,
+            owner_name=data.owner_name,
+            owner_unit=data.owner_unit,
+            owner_phone=data.owner_phone,
         )
-        return await _order_as_now(request, order_id)
+        return await _answer(request, outcome, outcome.id, 201)
 
     @post(ACTION_PATHS, status_code=200)
     async def act(
         self, request: Request, order_id: ObjectId, data: JSONBody[ActionIn | None] = None
-    ) -> WorkOrderRead:
+    ) -> Response[WorkOrderRead]:
         """One step of the lifecycle (the last path segment names it); answers the order as it
-        is now. 409 with a code when the step is not possible in the order's state."""
+        is now (a replay of the same client_id and body: the same, with X-Replayed: 1). 409
+        with a code when the step is not possible in the order's state."""
         data = data or ActionIn()
         action = request.url.path.rstrip("/").rsplit("/", 1)[-1]
-        await work_orders.act(
+        outcome = await work_orders.act(
             request.user,
             order_id,
             action,
@@ -196,5 +272,10 @@ class WorkOrderController(Controller):
             department=data.department,
             photos=data.photos,
             device_time=data.device_time,
+            client_id=data.client_id,
+            signature=data.signature,
+            owner_absent=data.owner_absent,
+            satisfaction=data.satisfaction,
+            default_timezone=request.app.state.settings.timezone,
         )
-        return await _order_as_now(request, order_id)
+        return await _answer(request, outcome, order_id, 200)

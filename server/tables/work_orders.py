@@ -16,6 +16,8 @@ WORK_ORDER_SOURCES = ("inspection", "manual", "owner")
 # A work order is open until it is closed; a failed check of the same checkpoint item attaches to
 # the open order instead of raising another.
 CLOSED_STATUSES = ("closed",)
+#: The owner's answer on the follow-up call: 满意 / 基本满意 / 不满意.
+SATISFACTION = ("satisfied", "acceptable", "dissatisfied")
 
 
 class WorkOrder(Table):
@@ -61,6 +63,26 @@ class WorkOrder(Table):
     )
     owner_signed = Boolean(default=False, help_text="Owner's signature or 'not at home' recorded.")
     followed_up = Boolean(default=False, help_text="The desk's follow-up call (回访) recorded.")
+    # Exactly-once raising by hand: the phone's id for the request and the hash of what it sent
+    # (unique index work_order_client_id; null for orders raised from checks).
+    client_id = Varchar(length=36, null=True, default=None)
+    body_hash = Varchar(length=64, default="")
+    # An owner's report taken by the front desk (source "owner").
+    owner_name = Varchar(length=100, default="")
+    owner_unit = Varchar(length=100, default="")
+    owner_phone = Varchar(length=32, default="")
+    signature = Varchar(
+        length=64, null=True, default=None, help_text="SHA-256 of the owner's signature image."
+    )
+    owner_absent = Boolean(default=False, help_text="业主不在家: recorded instead of a signature.")
+    satisfaction = Varchar(
+        length=16, null=True, default=None, help_text=" | ".join(SATISFACTION) + " (回访)"
+    )
+    due_at = Timestamptz(
+        null=True,
+        default=None,
+        help_text="The soonest open deadline (UTC); null when nothing is due. The board's sort key.",
+    )
 
 
 class WorkOrderReport(Table):
@@ -103,12 +125,27 @@ class WorkOrderEvent(Table):
         help_text="Where a dispatch or redirect sent the order.",
     )
     photos = JSON(default="[]", help_text="SHA-256 of each photo.")
+    # Exactly-once steps from phones' outboxes (unique index work_order_event_client_id).
+    client_id = Varchar(length=36, null=True, default=None)
+    body_hash = Varchar(length=64, default="")
+
+
+class WorkOrderPhoto(Table):
+    """Every photo attached to an order (raise, steps, the owner's signature), so that whoever
+    can see the order can see its photos with one indexed lookup (server/photos.py)."""
+
+    work_order = ForeignKey(
+        "server.tables.work_orders.WorkOrder", on_delete=OnDelete.cascade, null=False
+    )
+    photo = Varchar(length=64, help_text="SHA-256 of a stored Photo.")
 
 
 __all__ = [
     "CLOSED_STATUSES",
+    "SATISFACTION",
     "WORK_ORDER_SOURCES",
     "WorkOrder",
     "WorkOrderEvent",
+    "WorkOrderPhoto",
     "WorkOrderReport",
 ]

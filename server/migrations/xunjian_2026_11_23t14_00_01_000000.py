@@ -1,0 +1,44 @@
+"""Keys and indexes of work orders, round two (a separate step: Piccolo runs raw SQL before it
+creates a migration's tables)."""
+
+from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from piccolo.engine import engine_finder
+
+ID = "2026-11-23T14:00:01:000000"
+VERSION = "1.38.0"
+DESCRIPTION = "Unique client ids of raises and steps; the board's deadline order; order photos"
+
+STATEMENTS = (
+    # Exactly once: a phone's request id is stored once (NULLs, i.e. no id, never collide).
+    'CREATE UNIQUE INDEX IF NOT EXISTS work_order_client_id ON work_order ("client_id")',
+    'CREATE UNIQUE INDEX IF NOT EXISTS work_order_event_client_id ON work_order_event ("client_id")',
+    # The board and the department queue: a site's orders by their soonest deadline.
+    'CREATE INDEX IF NOT EXISTS work_order_site_due ON work_order ("site", "due_at", "id")',
+    # ... and a department's open orders by deadline (the phone's queue).
+    'CREATE INDEX IF NOT EXISTS work_order_department_due ON work_order ("department", "due_at")',
+    # The board's default order (newest first) within a site.
+    'CREATE INDEX IF NOT EXISTS work_order_site_raised ON work_order ("site", "raised_at", "id")',
+    # Who may see a photo: the orders that carry it.
+    'CREATE UNIQUE INDEX IF NOT EXISTS work_order_photo_key ON work_order_photo ("photo", "work_order")',
+    # ... and the checks that carry it (visible_photo looks photos up by their hash).
+    'CREATE INDEX IF NOT EXISTS inspection_photo_photo ON inspection_photo ("photo", "inspection")',
+)
+
+
+async def forwards():
+    manager = MigrationManager(migration_id=ID, app_name="xunjian", description=DESCRIPTION)
+
+    async def run():
+        engine = engine_finder()
+        for statement in STATEMENTS:
+            await engine.run_ddl(statement)
+
+    async def run_backwards():
+        engine = engine_finder()
+        for statement in STATEMENTS:
+            name = statement.split(" ON ")[0].split()[-1]
+            await engine.run_ddl(f"DROP INDEX IF EXISTS {name}")
+
+    manager.add_raw(run)
+    manager.add_raw_backwards(run_backwards)
+    return manager
