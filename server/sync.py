@@ -33,6 +33,7 @@ from asyncpg.exceptions import DeadlockDetectedError, UniqueViolationError
 from piccolo.engine.sqlite import SQLiteEngine
 
 from qr.signing import CODE_RE, verify
+from server import compliance_store
 from server.auth import CurrentUser
 from server.db import write_transaction
 from server.errors import ApiError, message_for
@@ -144,7 +145,10 @@ async def apply_batch(
     for attempt in range(RETRIES):
         try:
             async with write_transaction(engine) as tx:
-                return await _apply(settings, user, records, hashes, tx, engine)
+                outcomes = await _apply(settings, user, records, hashes, tx, engine)
+            # Committed: recompute the patrol rounds these checks can change (never raises).
+            await compliance_store.after_sync([o.id for o in outcomes if o.status == "accepted"])
+            return outcomes
         except (UniqueViolationError, DeadlockDetectedError, sqlite3.IntegrityError) as exc:
             # Another request stored one of these ids (or raised the same order) first.
             log.info("sync batch lost an insert race (attempt %s): %s", attempt + 1, exc)
