@@ -463,6 +463,7 @@ export function renderQueue(ctx) {
         const page = await api(`/api/work-orders?${params}`);
         items = (page?.items || []).filter((o) => OPEN.has(o.status));
         await store.putCached("queue", ctx.me.id, siteId, items).catch(() => {});
+        prefetch(ctx.me.id, items);
       } catch (error) {
         if (!(error instanceof NetworkError)) {
           console.warn("work orders: list failed", error);
@@ -515,6 +516,30 @@ export function renderQueue(ctx) {
     else for (const el of screen.querySelectorAll("[data-due]")) refreshLeft(el);
   }, 30_000);
   return screen;
+}
+
+/** Orders of the queue whose details are fetched ahead, so they open offline too. */
+const PREFETCH_MAX = 30;
+const PREFETCH_EVERY_MS = 5 * 60_000;
+let prefetched = { at: 0, key: "" };
+
+/** Keep each queued order's detail on the phone (in the background, one request at a time). */
+async function prefetch(userId, items) {
+  const wanted = items.slice(0, PREFETCH_MAX);
+  const key = `${userId}:${wanted.map((o) => o.id).join(",")}`;
+  if (key === prefetched.key && Date.now() - prefetched.at < PREFETCH_EVERY_MS) return;
+  prefetched = { at: Date.now(), key };
+  for (const summary of wanted) {
+    try {
+      const cached = await store.getCached("order", userId, summary.id);
+      // Still current: nothing moved on the server since it was kept.
+      if (cached && cached.value.status === summary.status && Date.now() - cached.fetched_at < PREFETCH_EVERY_MS) continue;
+      const order = await api(`/api/work-orders/${summary.id}`);
+      await store.putCached("order", userId, summary.id, order);
+    } catch (error) {
+      if (error instanceof NetworkError) return;
+    }
+  }
 }
 
 function sortQueue(orders, desk) {

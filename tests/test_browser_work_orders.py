@@ -1,0 +1,350 @@
+"""Work orders on the phone, in real Chromium at phone size against the real server and demo site.
+
+The engineering worker opens their queue online (the phone keeps it), loses the network, accepts
+and reports an order with a photo, reloads the app still offline (the queue still shows the
+waiting steps), and when the network returns the outbox sends both steps exactly once, at their
+device times, with the photo. Then the dispatcher verifies and closes the order from their phone.
+A step delivered twice (same client_id) leaves one event.
+
+Each test raises its own order through the API (the desk raises it and dispatches it to
+engineering), so other tests' orders never matter.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from phone import PHONE
+from PIL import Image, ImageDraw
+from playwright.sync_api import Browser, Page, expect
+
+pytestmark = pytest.mark.browser
+
+SYNC_TIMEOUT_MS = 60_000
+
+# The phone's work-order outbox records (web/store.js), as JSON.
+WO_RECORDS_JS = """async () => {
+  const store = await import('/static/store.js');
+  const rows = await store.listWorkOrderRecords();
+  return rows.map((row) => ({id: row.id, status: row.status, code: row.code, reason: row.reason,
+    user_id: row.user_id, record: row.record, photos: store.photoHashes(row.record)}));
+}"""
+
+
+def login_client(url: str, username: str, password: str) -> httpx.Client:
+    client = httpx.Client(
+        base_url=url, timeout=30, limits=httpx.Limits(max_keepalive_connections=0)
+    )
+    response = client.post("/api/auth/login", json={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return client
+
+
+@pytest.fixture(scope="module")
+def desk(live_server):
+    client = login_client(live_server.url, "dispatcher", live_server.demo_password)
+    site = next(s for s in client.get("/api/me").json()["sites"] if s["code"] == "DEMO")
+    yield {"client": client, "site": site}
+    client.close()
+
+
+def raise_for_engineering(desk: dict, description: str) -> dict:
+    """An order raised at the desk and dispatched to engineering (through the API)."""
+    client = desk["client"]
+    response = client.post(
+        "/api/work-orders",
+        json={
+            "site": desk["site"]["id"],
+            "description": description,
+            "client_id": str(uuid.uuid4()),
+        },
+    )
+    assert response.status_code == 201, response.text
+    order = response.json()
+    response = client.post(
+        f"/api/work-orders/{order['id']}/dispatch",
+        json={"department": "engineering", "client_id": str(uuid.uuid4())},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "dispatched"
+    return response.json()
+
+
+@pytest.fixture
+def picture(tmp_path) -> Path:
+    """A camera picture of the repaired thing (JPEG, 1600×1200)."""
+    image = Image.new("RGB", (1600, 1200), (60, 140, 90))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((300, 300, 1100, 900), fill=(240, 240, 240))
+    draw.ellipse((900, 200, 1400, 700), fill=(30, 30, 160))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    path = tmp_path / "repaired.jpg"
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+class Phone:
+    def __init__(self, browser: Browser, base_url: str):
+        self.context = browser.new_context(**PHONE)
+        self.page: Page = self.context.new_page()
+        self.base_url = base_url
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def open(self, path: str):
+        return self.page.goto(self.base_url + path)
+
+    def login(self, username: str, password: str) -> None:
+        self.open("/app/home")
+        expect(self.page.get_by_test_id("login-screen")).to_be_visible()
+        self.page.get_by_test_id("login-username").fill(username)
+        self.page.get_by_test_id("login-password").fill(password)
+        with self.page.expect_response("**/api/auth/login"):
+            self.page.get_by_test_id("login-submit").click()
+        expect(self.page.get_by_test_id("home-screen")).to_be_visible()
+        # The app shell is on the phone: it opens again with no network.
+        self.page.wait_for_function(
+            "navigator.serviceWorker.controller !== null"
+            " && navigator.serviceWorker.controller.state === 'activated'"
+        )
+
+    def records(self) -> list[dict]:
+        return self.page.evaluate(WO_RECORDS_JS)
+
+    def wait_until(self, script: str, arg=None, timeout_ms: int = SYNC_TIMEOUT_MS):
+        """Poll an (async) expression in the page until it is truthy; return its value."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        while True:
+            value = self.page.evaluate(script, arg)
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {script}: last value {value!r}")
+            self.page.wait_for_timeout(200)
+
+    def wait_drained(self) -> None:
+        self.wait_until(
+            """async () => {
+              const store = await import('/static/store.js');
+              const rows = await store.listWorkOrderRecords();
+              return rows.length > 0 && rows.every((row) => row.status === 'synced');
+            }"""
+        )
+
+    def close(self) -> None:
+        self.context.close()
+        assert self.errors == [], self.errors
+
+
+def instant(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def test_engineering_works_an_order_offline_and_the_dispatcher_closes_it(
+    browser: Browser, live_server, desk, picture, artifacts_dir
+):
+    title = f"二号楼电梯厅灯不亮 {uuid.uuid4().hex[:6]}"
+    order = raise_for_engineering(desk, title)
+    order_id = order["id"]
+
+    # Online: the engineering worker's queue, soonest deadline first, with this order on it.
+    worker = Phone(browser, live_server.url)
+    worker.login("engineering", live_server.demo_password)
+    expect(worker.page.get_by_test_id("tile-work-orders")).to_have_attribute(
+        "href", "/app/work-orders"
+    )
+    worker.page.get_by_test_id("tile-work-orders").click()
+    queue = worker.page.get_by_test_id("wo-queue")
+    expect(queue).to_have_attribute("data-source", "server")
+    card = worker.page.locator(f'[data-testid="wo-card"][data-id="{order_id}"]')
+    expect(card).to_be_visible()
+    expect(card.get_by_test_id("wo-status")).to_have_text("待接单")
+    # Dispatched just now: 2 hours to accept, shown in words, coloured as fine (not overdue).
+    expect(card.get_by_test_id("wo-left")).to_contain_text("剩")
+    assert card.get_attribute("data-sla") in ("sla-ok", "sla-soon")
+    box = card.bounding_box()
+    assert box is not None and box["height"] >= 48 and box["width"] >= 300
+    worker.page.screenshot(path=str(artifacts_dir / "work-orders-queue.png"))
+    # The queue is on the phone, and so is this order's detail (fetched ahead for offline use).
+    worker.wait_until(
+        """async ([userId, id]) => {
+          const store = await import('/static/store.js');
+          return Boolean(await store.getCached('order', userId, id));
+        }""",
+        [worker.page.evaluate("JSON.parse(localStorage.getItem('xunjian.me')).id"), order_id],
+    )
+
+    # The plant room: no network (the server is still up).
+    worker.context.set_offline(True)
+    card.click()
+    detail = worker.page.get_by_test_id("wo-detail")
+    expect(detail).to_have_attribute("data-source", "cache")
+    expect(worker.page.get_by_test_id("wo-offline")).to_contain_text("离线，显示")
+    expect(worker.page.get_by_test_id("wo-title")).to_have_text(title)
+    worker.page.get_by_test_id("wo-act-accept").click()
+    expect(detail.get_by_test_id("wo-pending").first).to_have_text("待同步：已接单")
+    expect(detail).to_have_attribute("data-status", "arranged")
+
+    worker.page.get_by_test_id("wo-act-report").click()
+    form = worker.page.get_by_test_id("wo-form-report")
+    expect(form).to_be_visible()
+    # Without a photo the report is not taken.
+    worker.page.get_by_test_id("wo-form-submit").click()
+    expect(worker.page.get_by_test_id("wo-form-error")).to_have_text("请至少拍一张完成后的照片")
+    worker.page.get_by_test_id("wo-form-camera").set_input_files(str(picture))
+    expect(worker.page.get_by_test_id("wo-form-photos").locator("img")).to_have_count(1)
+    worker.page.get_by_test_id("wo-form-note").fill("更换灯管两支，已恢复照明")
+    worker.page.screenshot(path=str(artifacts_dir / "work-order-report-form.png"))
+    worker.page.get_by_test_id("wo-form-submit").click()
+    expect(detail).to_have_attribute("data-status", "reported")
+    expect(detail.get_by_test_id("wo-event-local")).to_have_count(2)
+    expect(detail.get_by_test_id("wo-event-local").nth(1).locator("img")).to_have_count(1)
+    worker.page.screenshot(path=str(artifacts_dir / "work-order-detail.png"), full_page=True)
+
+    records = worker.records()
+    assert [r["record"]["step"] for r in records] == ["accept", "report"]
+    assert {r["status"] for r in records} == {"pending"}
+    assert all(r["record"]["body"]["client_id"] == r["id"] for r in records)
+    accept, report = records
+    assert len(report["photos"]) == 1
+    photo_sha = report["photos"][0]
+
+    # Reload with no signal: the queue opens from the phone, still showing the waiting steps.
+    response = worker.open("/app/work-orders")
+    assert response is not None and response.from_service_worker
+    queue = worker.page.get_by_test_id("wo-queue")
+    expect(queue).to_have_attribute("data-source", "cache")
+    expect(worker.page.get_by_test_id("wo-offline")).to_contain_text("离线，显示")
+    card = worker.page.locator(f'[data-testid="wo-card"][data-id="{order_id}"]')
+    expect(card.get_by_test_id("wo-pending").first).to_have_text("待同步：已接单")
+    expect(card.get_by_test_id("wo-pending").nth(1)).to_have_text("待同步：已汇报完成")
+    expect(card.get_by_test_id("wo-status")).to_have_text("待核实")
+    worker.page.screenshot(path=str(artifacts_dir / "work-orders-queue-offline.png"))
+    # The outbox lists both steps, waiting.
+    worker.open("/app/outbox")
+    steps = worker.page.locator('[data-testid="outbox-record"][data-kind="work_order_step"]')
+    expect(steps).to_have_count(2)
+    expect(steps.first.get_by_test_id("outbox-record-status")).to_have_text("等待发送")
+    expect(steps.first.get_by_test_id("outbox-record-name")).to_have_text(title)
+
+    # Back online: the outbox drains by itself.
+    worker.context.set_offline(False)
+    worker.wait_drained()
+    expect(worker.page.get_by_test_id("outbox-unsynced")).to_have_text("0")
+    expect(steps.first).to_have_attribute("data-status", "synced")
+
+    # On the server: each step once, at the phone's time, the photo with the report.
+    on_server = desk["client"].get(f"/api/work-orders/{order_id}").json()
+    assert on_server["status"] == "reported"
+    events = on_server["events"]
+    assert [e["action"] for e in events].count("accept") == 1
+    assert [e["action"] for e in events].count("report") == 1
+    accepted = next(e for e in events if e["action"] == "accept")
+    reported = next(e for e in events if e["action"] == "report")
+    assert instant(accepted["device_time"]) == instant(accept["record"]["device_time"])
+    assert instant(reported["device_time"]) == instant(report["record"]["device_time"])
+    assert accepted["actor"]["display_name"] == reported["actor"]["display_name"]
+    assert [p["sha256"] for p in reported["photos"]] == [photo_sha]
+    assert reported["note"] == "更换灯管两支，已恢复照明"
+    photo = desk["client"].get(f"/api/photos/{photo_sha}")
+    assert photo.status_code == 200 and photo.headers["content-type"].startswith("image/jpeg")
+    worker.close()
+
+    # The dispatcher, on their own phone: verify, then close.
+    dispatcher = Phone(browser, live_server.url)
+    dispatcher.login("dispatcher", live_server.demo_password)
+    dispatcher.open(f"/app/work-orders/{order_id}")
+    detail = dispatcher.page.get_by_test_id("wo-detail")
+    expect(detail).to_have_attribute("data-status", "reported")
+    # Every photo of the order is there, and opens full size.
+    expect(dispatcher.page.get_by_test_id("wo-photos").get_by_test_id("wo-photo")).to_have_count(1)
+    dispatcher.page.get_by_test_id("wo-photos").get_by_test_id("wo-photo").click()
+    expect(dispatcher.page.get_by_test_id("wo-viewer").locator("img")).to_have_attribute(
+        "src", f"/api/photos/{photo_sha}"
+    )
+    dispatcher.page.get_by_test_id("wo-viewer-close").click()
+    expect(dispatcher.page.get_by_test_id("wo-act-reject")).to_be_visible()
+    dispatcher.page.get_by_test_id("wo-act-verify").click()
+    expect(detail).to_have_attribute("data-status", "verified")
+    dispatcher.wait_drained()
+    dispatcher.page.get_by_test_id("wo-act-close").click()
+    expect(detail).to_have_attribute("data-status", "closed")
+    dispatcher.wait_drained()
+    # Once synced, the screen shows the server's own answer (no waiting marker left).
+    expect(detail.get_by_test_id("wo-pending")).to_have_count(0)
+    expect(detail.get_by_test_id("wo-status")).to_have_text("已关闭")
+
+    on_server = desk["client"].get(f"/api/work-orders/{order_id}").json()
+    assert on_server["status"] == "closed"
+    actions = [e["action"] for e in on_server["events"]]
+    for action in ("raise", "dispatch", "accept", "report", "verify", "close"):
+        assert actions.count(action) == 1, actions
+    dispatcher.close()
+
+    # A step delivered twice (the phone lost the answer and sent it again) leaves one event.
+    engineering = login_client(live_server.url, "engineering", live_server.demo_password)
+    try:
+        again = engineering.post(
+            f"/api/work-orders/{order_id}/accept", json=accept["record"]["body"]
+        )
+        assert again.status_code == 200, again.text
+        assert again.headers.get("x-replayed") == "1"
+        conflict = engineering.post(
+            f"/api/work-orders/{order_id}/accept",
+            json={**accept["record"]["body"], "note": "另一条"},
+        )
+        assert conflict.status_code == 409
+        assert conflict.json()["error"]["code"] == "client_id_conflict"
+    finally:
+        engineering.close()
+    events = desk["client"].get(f"/api/work-orders/{order_id}").json()["events"]
+    assert [e["action"] for e in events].count("accept") == 1
+
+
+def test_a_step_the_server_refuses_is_shown_rejected_with_its_reason(
+    browser: Browser, live_server, desk
+):
+    """Offline, the worker accepts an order that the desk meanwhile sent to another department:
+    the step is final-refused (4xx) and the phone says so, with the server's message."""
+    order = raise_for_engineering(desk, f"消火栓漏水 {uuid.uuid4().hex[:6]}")
+    order_id = order["id"]
+    worker = Phone(browser, live_server.url)
+    worker.login("engineering", live_server.demo_password)
+    worker.open(f"/app/work-orders/{order_id}")
+    detail = worker.page.get_by_test_id("wo-detail")
+    expect(detail).to_have_attribute("data-status", "dispatched")
+
+    worker.context.set_offline(True)
+    worker.page.get_by_test_id("wo-act-accept").click()
+    expect(detail.get_by_test_id("wo-pending").first).to_have_text("待同步：已接单")
+    response = desk["client"].post(
+        f"/api/work-orders/{order_id}/redirect",
+        json={"department": "security", "client_id": str(uuid.uuid4())},
+    )
+    assert response.status_code == 200, response.text
+
+    worker.context.set_offline(False)
+    worker.wait_until(
+        """async () => {
+          const rows = await (await import('/static/store.js')).listWorkOrderRecords();
+          return rows.length === 1 && rows[0].status === 'rejected';
+        }"""
+    )
+    [record] = worker.records()
+    assert record["code"] and record["reason"], record
+    worker.open("/app/outbox")
+    row = worker.page.locator('[data-testid="outbox-record"][data-kind="work_order_step"]')
+    expect(row).to_have_attribute("data-status", "rejected")
+    expect(row.get_by_test_id("outbox-record-reason")).to_contain_text(record["reason"])
+    expect(row.get_by_test_id("outbox-delete")).to_be_visible()
+    # Nothing reached the order.
+    events = desk["client"].get(f"/api/work-orders/{order_id}").json()["events"]
+    assert "accept" not in [e["action"] for e in events]
+    worker.close()
