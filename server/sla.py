@@ -16,10 +16,19 @@ Working time is measured in whole local calendar days: a deadline ``n`` working 
 instant is the first instant by which ``n × 24`` hours of working-day time have passed. So Friday
 15:00 + 2 working days is Tuesday 15:00, and anything started on a Saturday counts from Monday
 00:00 (deadline Wednesday 00:00, i.e. the end of Tuesday).
+
+Working-day time is read off the site's wall clock: each working day is worth 24 hours whatever
+its length, so in a zone with daylight saving time a deadline keeps its time of day. Where the
+clock jumps forward over the deadline's time of day, the deadline is the instant of the jump (the
+first instant by which enough time has passed); where the clock goes back, the repeated hour
+counts once (the clock is taken to stand still at the latest time it has shown), so a later start
+never gets an earlier deadline. China keeps no daylight saving time; other zones are supported for
+completeness.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -64,49 +73,81 @@ class WorkCalendar:
     def local(self, instant: datetime) -> datetime:
         return _aware(instant).astimezone(self.timezone)
 
-    def _day_start(self, day: date) -> datetime:
-        return datetime.combine(day, time(0), tzinfo=self.timezone)
-
     def add_working_days(self, start: datetime, days: int) -> datetime:
         """The instant ``days`` working days after ``start`` (see the module docstring)."""
         if days < 0:
             raise ValueError("days must not be negative")
         if days == 0:
             return _aware(start).astimezone(UTC)
-        local = self.local(start)
-        day = local.date()
+        wall = self._wall(start)
+        day = wall.date()
         # Time already used of the current day counts only if the day is a working day.
         if not self.is_working_day(day):
             day = self._next_working_day(day)
             offset = timedelta(0)
         else:
-            offset = local - self._day_start(day)
+            offset = wall - datetime.combine(day, time(0))
         if offset == timedelta(0):
             # A whole working day is available from ``day`` itself: the deadline is the end of
             # the n-th working day counting ``day`` (not 00:00 of a later one, which a holiday in
             # between would push out).
             for _ in range(days - 1):
                 day = self._next_working_day(day)
-            return self._day_start(day + timedelta(days=1)).astimezone(UTC)
+            return self._from_wall(datetime.combine(day + timedelta(days=1), time(0)))
         for _ in range(days):
             day = self._next_working_day(day)
-        return (self._day_start(day) + offset).astimezone(UTC)
+        return self._from_wall(datetime.combine(day, time(0)) + offset)
 
     def working_time_between(self, start: datetime, end: datetime) -> timedelta:
         """How much working-day time lies in [start, end) (zero if end <= start)."""
-        start, end = self.local(start), self.local(end)
-        if end <= start:
+        if _aware(end) <= _aware(start):
             return timedelta(0)
+        start_wall, end_wall = self._wall(start), self._wall(end)
         total = timedelta(0)
-        day = start.date()
-        while day <= end.date():
+        day = start_wall.date()
+        while day <= end_wall.date():
             if self.is_working_day(day):
-                lo = max(start, self._day_start(day))
-                hi = min(end, self._day_start(day + timedelta(days=1)))
+                lo = max(start_wall, datetime.combine(day, time(0)))
+                hi = min(end_wall, datetime.combine(day + timedelta(days=1), time(0)))
                 if hi > lo:
                     total += hi - lo
             day += timedelta(days=1)
         return total
+
+    def _wall(self, instant: datetime) -> datetime:
+        """How far the site's wall clock has got at ``instant`` (naive local time): its reading,
+        except in the hour repeated after the clock goes back, where it stands at the latest
+        reading already shown, so that it never runs backwards."""
+        local = self.local(instant)
+        if local.fold == 1:
+            first = local.replace(fold=0)
+            before = first.utcoffset()
+            if before != local.utcoffset():
+                turned_back = self._transition(first.astimezone(UTC), local.astimezone(UTC))
+                return (turned_back + before).replace(tzinfo=None)
+        return local.replace(tzinfo=None)
+
+    def _from_wall(self, wall: datetime) -> datetime:
+        """The first instant (UTC) at which the wall clock has reached ``wall`` (naive)."""
+        instant = wall.replace(tzinfo=self.timezone, fold=0).astimezone(UTC)
+        if instant.astimezone(self.timezone).replace(tzinfo=None) == wall:
+            return instant
+        # ``wall`` was skipped when the clock jumped forward: it was reached at the jump.
+        other = wall.replace(tzinfo=self.timezone, fold=1).astimezone(UTC)
+        return self._transition(min(instant, other), max(instant, other))
+
+    def _transition(self, lo: datetime, hi: datetime) -> datetime:
+        """The instant in (lo, hi] at which the zone's UTC offset changes to the one it has at
+        ``hi`` (offsets change on whole seconds)."""
+        after = hi.astimezone(self.timezone).utcoffset()
+        lo_s, hi_s = math.floor(lo.timestamp()), math.ceil(hi.timestamp())
+        while hi_s - lo_s > 1:
+            mid = (lo_s + hi_s) // 2
+            if datetime.fromtimestamp(mid, UTC).astimezone(self.timezone).utcoffset() == after:
+                hi_s = mid
+            else:
+                lo_s = mid
+        return datetime.fromtimestamp(hi_s, UTC)
 
     def _next_working_day(self, day: date) -> date:
         for _ in range(_MAX_DAYS_SCANNED):

@@ -1,10 +1,10 @@
 """The work-order clock: deadlines on a site's working-day calendar (server/sla.py)."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from server.sla import (
@@ -60,44 +60,268 @@ def test_naive_times_are_refused():
         PLAIN.add_working_days(datetime(2026, 11, 20, 15, 0), 2)
 
 
+# ---------------------------------------------------------------------------------------------
+# Properties, for any start instant, any set of holidays and make-up days, in Shanghai (no
+# daylight saving), UTC, and zones whose clocks jump forward and back: Berlin and New York (on a
+# Sunday at 02:00/01:00), Santiago (at midnight: a day without its 00:00, and a repeated 23:00
+# hour across midnight) and Lord Howe (by half an hour).
+
+FIXED_ZONES = ("Asia/Shanghai", "Asia/Urumqi", "UTC")
+DST_ZONES = ("Europe/Berlin", "America/New_York", "America/Santiago", "Australia/Lord_Howe")
+# When those clocks change in 2026 and 2027 (UTC).
+TRANSITIONS = {
+    "Europe/Berlin": [
+        datetime(2026, 3, 29, 1, 0, tzinfo=UTC),
+        datetime(2026, 10, 25, 1, 0, tzinfo=UTC),
+        datetime(2027, 3, 28, 1, 0, tzinfo=UTC),
+    ],
+    "America/New_York": [
+        datetime(2026, 3, 8, 7, 0, tzinfo=UTC),
+        datetime(2026, 11, 1, 6, 0, tzinfo=UTC),
+    ],
+    "America/Santiago": [
+        datetime(2026, 4, 5, 3, 0, tzinfo=UTC),
+        datetime(2026, 9, 6, 4, 0, tzinfo=UTC),
+        datetime(2027, 4, 4, 3, 0, tzinfo=UTC),
+    ],
+    "Australia/Lord_Howe": [
+        datetime(2026, 4, 4, 15, 0, tzinfo=UTC),
+        datetime(2026, 10, 3, 15, 30, tzinfo=UTC),
+    ],
+}
+
 days_2026 = st.dates(min_value=date(2026, 1, 1), max_value=date(2027, 12, 31))
 
 
 @st.composite
-def calendars(draw):
+def calendars(draw, zones=FIXED_ZONES + DST_ZONES):
+    fixed, changing = [z for z in zones if z in FIXED_ZONES], [z for z in zones if z in DST_ZONES]
+    zone = draw(
+        st.sampled_from(changing) if changing and draw(st.booleans()) else st.sampled_from(fixed)
+    )
     holidays = draw(st.frozensets(days_2026, max_size=40))
     workdays = draw(st.frozensets(days_2026, max_size=10))
-    zone = draw(st.sampled_from(["Asia/Shanghai", "Asia/Urumqi", "UTC"]))
+    # The local days around the zone's clock changes: often worked (a weekend change on a
+    # make-up day is where deadlines meet a missing or repeated hour).
+    around = sorted(
+        {
+            (t + timedelta(hours=h)).astimezone(ZoneInfo(zone)).date()
+            for t in TRANSITIONS.get(zone, [])
+            for h in (-2, 0, 2)
+        }
+    )
+    workdays |= {day for day in around if draw(st.booleans())}
     return WorkCalendar.of(zone, holidays, workdays)
 
 
-instants = st.datetimes(
-    min_value=datetime(2026, 1, 1), max_value=datetime(2027, 6, 30), timezones=st.just(UTC)
+@st.composite
+def instants(draw, calendar: WorkCalendar):
+    """Any instant, or one near a local midnight, or near a clock change of the calendar's zone
+    (or at that time of day a few days before it, so that deadlines land on the change)."""
+    changes = TRANSITIONS.get(str(calendar.timezone))
+    kind = (
+        "change" if changes and draw(st.booleans()) else draw(st.sampled_from(["any", "midnight"]))
+    )
+    if kind == "any":
+        return draw(
+            st.datetimes(
+                min_value=datetime(2026, 1, 1),
+                max_value=datetime(2027, 6, 30),
+                timezones=st.just(UTC),
+            )
+        )
+    if kind == "midnight":
+        day = draw(days_2026)
+        midnight = datetime.combine(day, time(0), tzinfo=calendar.timezone).astimezone(UTC)
+        return midnight + timedelta(seconds=draw(st.integers(-5400, 5400)))
+    change = draw(st.sampled_from(changes))
+    days_before = draw(st.integers(min_value=0, max_value=3))
+    return change - timedelta(days=days_before, seconds=draw(st.integers(-5400, 5400)))
+
+
+@st.composite
+def cases(draw, points: int = 1, zones=FIXED_ZONES + DST_ZONES):
+    calendar = draw(calendars(zones))
+    return calendar, *[draw(instants(calendar)) for _ in range(points)]
+
+
+def fixed_offset(calendar: WorkCalendar) -> bool:
+    return str(calendar.timezone) in FIXED_ZONES
+
+
+@settings(max_examples=1000, deadline=None)
+@given(case=cases(), days=st.integers(min_value=0, max_value=6))
+# Santiago skips 00:00–01:00 on Sunday 6 September 2026 (here a make-up working day): Friday
+# 00:00:01 + 1 working day is reached when the clock jumps, at 04:00 UTC.
+@example(
+    case=(
+        WorkCalendar.of("America/Santiago", workdays=[date(2026, 9, 6)]),
+        datetime(2026, 9, 4, 4, 0, 1, tzinfo=UTC),
+    ),
+    days=1,
 )
+def test_deadline_is_the_first_instant_with_enough_working_time(case, days):
+    calendar, start = case
+    due = calendar.add_working_days(start, days)
+    assert due.tzinfo is not None and due.utcoffset() == timedelta(0)
+    assert due >= start
+    if days == 0:
+        assert due == start
+        return
+    worked = calendar.working_time_between(start, due)
+    if fixed_offset(calendar):
+        assert worked == timedelta(days=days)
+    else:
+        # Exactly n days, unless the clock jumped over the deadline's time of day: then the
+        # deadline is the jump, and a little more than n days have passed by then.
+        assert worked >= timedelta(days=days)
+        if worked > timedelta(days=days):
+            assert (
+                calendar.local(due - timedelta(seconds=1)).utcoffset()
+                != calendar.local(due).utcoffset()
+            )
+    # ... and not one microsecond earlier.
+    just_before = due - timedelta(microseconds=1)
+    if just_before >= start:
+        assert calendar.working_time_between(start, just_before) < timedelta(days=days)
+
+
+@settings(max_examples=500, deadline=None)
+@given(case=cases(), days=st.integers(min_value=1, max_value=6))
+def test_a_deadline_falls_on_a_working_day_or_at_the_midnight_ending_one(case, days):
+    calendar, start = case
+    due = calendar.add_working_days(start, days)
+    at = calendar.local(due)
+    if not calendar.is_working_day(at.date()):
+        # Only at the boundary that ends a working day: 00:00 (or the first instant of a day
+        # whose midnight the clock skipped) right after a working day.
+        assert calendar.working_time_between(due - timedelta(hours=1), due) > timedelta(0)
+        assert calendar.working_time_between(due, due + timedelta(hours=1)) == timedelta(0)
+        previous = calendar.local(due - timedelta(microseconds=1)).date()
+        assert calendar.is_working_day(previous)
+        assert at.date() == previous + timedelta(days=1)
+        assert at.time() <= time(1, 0)
+
+
+@settings(max_examples=400, deadline=None)
+@given(case=cases(points=2), days=st.integers(min_value=0, max_value=5))
+def test_a_later_start_never_gets_an_earlier_deadline(case, days):
+    calendar, first, second = case
+    first, second = sorted((first, second))
+    assert calendar.add_working_days(first, days) <= calendar.add_working_days(second, days)
+    # and one more working day is always later.
+    assert calendar.add_working_days(first, days) < calendar.add_working_days(first, days + 1)
 
 
 @settings(max_examples=300, deadline=None)
-@given(calendar=calendars(), start=instants, days=st.integers(min_value=0, max_value=6))
-def test_deadline_is_the_first_instant_with_enough_working_time(calendar, start, days):
-    due = calendar.add_working_days(start, days)
-    assert due >= start
-    assert calendar.working_time_between(start, due) == timedelta(days=days)
-    if days and due - timedelta(seconds=1) > start:
-        assert calendar.working_time_between(start, due - timedelta(seconds=1)) < timedelta(
-            days=days
-        )
-    # A deadline always falls inside (or at the end of) a working day.
-    at = calendar.local(due - timedelta(microseconds=1)) if days else calendar.local(due)
-    assert calendar.is_working_day(at.date()) or days == 0
+@given(
+    case=cases(), a=st.integers(min_value=1, max_value=3), b=st.integers(min_value=1, max_value=3)
+)
+def test_deadlines_compose(case, a, b):
+    calendar, start = case
+    # Escalation counts its second 2-working-day step from the first deadline.
+    chained = calendar.add_working_days(calendar.add_working_days(start, a), b)
+    direct = calendar.add_working_days(start, a + b)
+    if fixed_offset(calendar):
+        assert chained == direct
+    else:
+        # A deadline moved to a forward jump of the clock carries the jump into the next one.
+        assert chained >= direct
+        assert chained - direct <= timedelta(hours=1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=cases(points=3))
+def test_working_time_adds_up_and_never_exceeds_the_clock(case):
+    calendar, *points = case
+    a, b, c = sorted(points)
+    ab, bc, ac = (
+        calendar.working_time_between(a, b),
+        calendar.working_time_between(b, c),
+        calendar.working_time_between(a, c),
+    )
+    assert ab + bc == ac
+    assert calendar.working_time_between(c, a) == timedelta(0)
+    assert ab >= timedelta(0) and bc >= timedelta(0)
+    if fixed_offset(calendar):
+        assert ac <= c - a
+    else:
+        # A working day is worth 24 hours however long it is (23 or 25 hours on a change).
+        assert ac <= c - a + timedelta(hours=2)
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=cases(points=2, zones=FIXED_ZONES))
+def test_working_time_matches_a_day_by_day_count(case):
+    calendar, start, end = case
+    # Without clock changes: the overlap of [start, end) with each working day, in real time.
+    expected = timedelta(0)
+    if end > start:
+        day = calendar.local(start).date() - timedelta(days=1)
+        while day <= calendar.local(end).date():
+            if calendar.is_working_day(day):
+                lo = datetime.combine(day, time(0), tzinfo=calendar.timezone)
+                hi = lo + timedelta(days=1)
+                overlap = min(end, hi) - max(start, lo)
+                expected += max(overlap, timedelta(0))
+            day += timedelta(days=1)
+    assert calendar.working_time_between(start, end) == expected
+
+
+@given(
+    day=days_2026,
+    holiday=st.booleans(),
+    workday=st.booleans(),
+)
+def test_which_days_are_worked(day, holiday, workday):
+    calendar = WorkCalendar.of(
+        "Asia/Shanghai", holidays=[day] if holiday else [], workdays=[day] if workday else []
+    )
+    # A make-up day is worked even if also listed as a holiday; else holidays are off; else the
+    # plain Monday–Friday week.
+    expected = workday or (not holiday and day.weekday() < 5)
+    assert calendar.is_working_day(day) == expected
+
+
+BERLIN = ZoneInfo("Europe/Berlin")
+# Sunday 29 March 2026 (clocks jump 02:00 → 03:00) and Sunday 25 October 2026 (03:00 → 02:00),
+# declared working days.
+BERLIN_WORKED_SUNDAYS = WorkCalendar.of(
+    "Europe/Berlin", workdays=[date(2026, 3, 29), date(2026, 10, 25)]
+)
+
+
+def test_a_deadline_on_a_skipped_time_of_day_is_the_jump():
+    # Friday 02:30 + 1 working day = Sunday 02:30 (Saturday is off), a time that does not exist
+    # that day: the clock reaches it when it jumps to 03:00 (01:00 UTC).
+    start = datetime(2026, 3, 27, 2, 30, tzinfo=BERLIN)
+    assert BERLIN_WORKED_SUNDAYS.add_working_days(start, 1) == datetime(
+        2026, 3, 29, 1, 0, tzinfo=UTC
+    )
+    # A plain weekend in between does not care: Friday 15:00 + 2 = Tuesday 15:00 summer time.
+    assert WorkCalendar.of("Europe/Berlin").add_working_days(
+        datetime(2026, 3, 27, 15, 0, tzinfo=BERLIN), 2
+    ) == datetime(2026, 3, 31, 15, 0, tzinfo=BERLIN)
+
+
+def test_the_repeated_hour_counts_once():
+    first_0230 = datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # 02:30 summer time
+    second_0215 = datetime(2026, 10, 25, 1, 15, tzinfo=UTC)  # 02:15 winter time, 45 min later
+    due_first = BERLIN_WORKED_SUNDAYS.add_working_days(first_0230, 1)
+    due_second = BERLIN_WORKED_SUNDAYS.add_working_days(second_0215, 1)
+    assert due_first == datetime(2026, 10, 26, 2, 30, tzinfo=BERLIN)
+    # The clock has shown up to 03:00 already: the later start is not given an earlier deadline.
+    assert due_second == datetime(2026, 10, 26, 3, 0, tzinfo=BERLIN)
+    # The 25-hour Sunday is worth 24 hours of working time.
+    assert BERLIN_WORKED_SUNDAYS.working_time_between(
+        datetime(2026, 10, 25, 0, 0, tzinfo=BERLIN), datetime(2026, 10, 26, 0, 0, tzinfo=BERLIN)
+    ) == timedelta(days=1)
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    calendar=calendars(),
-    start=instants,
-    later=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=30)),
-)
-def test_escalation_only_grows_with_time(calendar, start, later):
+@given(case=cases(), later=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=30)))
+def test_escalation_only_grows_with_time(case, later):
+    calendar, start = case
     now = start + later
     level = escalation_level(calendar, start, now)
     assert 0 <= level <= 2
@@ -106,12 +330,9 @@ def test_escalation_only_grows_with_time(calendar, start, later):
     assert (level >= 1) == (now >= first_due)
 
 
-@given(
-    device=instants,
-    created=instants,
-    received=instants,
-)
-def test_an_offline_action_counts_inside_the_orders_life(device, created, received):
+@given(case=cases(points=3))
+def test_an_offline_action_counts_inside_the_orders_life(case):
+    _, device, created, received = case
     counted = effective_time(device, created, received)
     assert counted <= received
     assert counted >= min(created, received)
