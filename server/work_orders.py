@@ -290,14 +290,13 @@ def _summary(
     }
 
 
-def _due_order(query, engine_is_sqlite: bool):
-    """Soonest deadline first, orders with nothing due last, then newest first."""
-    if engine_is_sqlite:
-        # SQLite puts NULLs first in ascending order.
-        query = query.order_by(OrderByRaw('"work_order"."due_at" IS NULL'))
+def _due_order(query):
+    """Soonest deadline first, orders with nothing due last, newest first among equals. Spelled
+    out (not NULLS LAST, which SQLite cannot read from an index) to match the index
+    work_order_site_deadline on both engines."""
     return (
-        query.order_by(WorkOrder.due_at)
-        .order_by(WorkOrder.raised_at, ascending=False)
+        query.order_by(OrderByRaw('"work_order"."due_at" IS NULL'))
+        .order_by(WorkOrder.due_at)
         .order_by(WorkOrder.id, ascending=False)
     )
 
@@ -373,7 +372,7 @@ async def list_work_orders(
             WorkOrder.id, ascending=False
         )
     else:
-        query = _due_order(query, _is_sqlite())
+        query = _due_order(query)
     count = WorkOrder.count()
     total = await (count.where(where) if where is not None else count)
     rows = await query.limit(page_size).offset((page - 1) * page_size)
@@ -384,12 +383,6 @@ async def list_work_orders(
         calendar = _calendar(calendars, r, default_timezone)
         items.append(_summary(r, deadlines_of(r, returned.get(r["id"]), calendar), now, calendar))
     return {"total": total, "page": page, "page_size": page_size, "items": items}
-
-
-def _is_sqlite() -> bool:
-    from piccolo.engine.sqlite import SQLiteEngine
-
-    return isinstance(WorkOrder._meta.db, SQLiteEngine)
 
 
 async def _visible_row(user: CurrentUser, order_id: int, *columns) -> dict:

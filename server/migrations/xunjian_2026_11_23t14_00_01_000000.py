@@ -12,8 +12,11 @@ STATEMENTS = (
     # Exactly once: a phone's request id is stored once (NULLs, i.e. no id, never collide).
     'CREATE UNIQUE INDEX IF NOT EXISTS work_order_client_id ON work_order ("client_id")',
     'CREATE UNIQUE INDEX IF NOT EXISTS work_order_event_client_id ON work_order_event ("client_id")',
-    # The board and the department queue: a site's orders by their soonest deadline.
-    'CREATE INDEX IF NOT EXISTS work_order_site_due ON work_order ("site", "due_at", "id")',
+    # The board and the department queue: a site's orders by their soonest deadline, nothing due
+    # last, newest first among equals: exactly the ORDER BY of server/work_orders.py, so a page
+    # is read in index order and the scan stops at the page's end (both engines).
+    "CREATE INDEX IF NOT EXISTS work_order_site_deadline ON work_order "
+    '("site", ("due_at" IS NULL), "due_at", "id" DESC)',
     # ... and a department's open orders by deadline (the phone's queue).
     'CREATE INDEX IF NOT EXISTS work_order_department_due ON work_order ("department", "due_at")',
     # The board's default order (newest first) within a site.
