@@ -141,6 +141,7 @@ async def load_demo(settings: Settings) -> DemoSummary:
         else:
             site_id = site["id"]
         await _ensure_users(settings, site_id)
+    await _ensure_plans(site_id, settings)
     return await _summarise(site_id, created)
 
 
@@ -490,6 +491,143 @@ async def _ensure_users(settings: Settings, site_id: int) -> None:
         )
         if not member:
             await SiteMembership.insert(SiteMembership(user=user_id, site=site_id))
+
+
+# --- patrol plans ------------------------------------------------------------------------------
+
+# The plans of DOMAIN.md "Patrol rounds" and "Renovation management", each made once (by name):
+# (name, per, times, windows, selection, assignee usernames, role, department code).
+# Selection: building codes / (building code, level) floors / kinds / facility and sign types.
+DEMO_PLANS: tuple[tuple, ...] = (
+    # The 楼管员's daily round of the public facilities of their building (001 §4.4).
+    (
+        "王晓明 1栋每日巡视",
+        "day",
+        1,
+        [("08:30", "17:30")],
+        {"buildings": ["1"], "kinds": ["facility"]},
+        ("patrol",),
+        None,
+        None,
+    ),
+    # Supervisors' rounds: at least 4 a day over the key points (003 §3.6.8).
+    (
+        "秩序部领班巡查(每日4次)",
+        "day",
+        4,
+        [],
+        {
+            "types": [
+                "carpark_entrance",
+                "plant_room",
+                "pump_room",
+                "transformer_room",
+                "roof_door",
+            ]
+        },
+        (),
+        "inspector",
+        "security",
+    ),
+    # The 客服 department's spot check, at least once a day (003 §3.6.8).
+    (
+        "客服主管每日抽查",
+        "day",
+        1,
+        [("09:00", "18:00")],
+        {"floors": [("1", 1), ("2", 1), ("3", 1)], "types": ["lift_lobby", "garbage_room"]},
+        ("manager",),
+        None,
+        None,
+    ),
+    # Vacant units, weekly (004 管家工作流程 §3).
+    ("空置房每周巡查", "week", 1, [], {"kinds": ["vacant_unit"]}, (), "patrol", None),
+    # Signage, monthly (002 篇5 §4.3).
+    ("标识每月检查", "month", 1, [], {"kinds": ["signage"]}, (), "patrol", None),
+    # Every active renovation, daily, by each of the three departments (003 §3.2.4).
+    (
+        "装修巡查(客服)",
+        "day",
+        1,
+        [("08:00", "18:00")],
+        {"kinds": ["renovation"]},
+        (),
+        "patrol",
+        "customer_service",
+    ),
+    (
+        "装修巡查(工程)",
+        "day",
+        1,
+        [("08:00", "18:00")],
+        {"kinds": ["renovation"]},
+        (),
+        None,
+        "engineering",
+    ),
+    (
+        "装修巡查(保安)",
+        "day",
+        1,
+        [("08:00", "18:00")],
+        {"kinds": ["renovation"]},
+        (),
+        "inspector",
+        "security",
+    ),
+)
+
+
+async def _ensure_plans(site_id: int, settings: Settings) -> None:
+    """The demo's patrol plans, made once each; daily ones start yesterday, weekly ones this
+    Monday, monthly ones on the 1st, so the coverage map has rounds from the first morning."""
+    from server import plans
+    from server.tables.plans import PatrolPlan
+
+    today = datetime.now(UTC).astimezone(ZoneInfo(settings.timezone)).date()
+    starts = {
+        "day": today - timedelta(days=1),
+        "week": today - timedelta(days=today.weekday()),
+        "month": today.replace(day=1),
+    }
+    existing = {
+        row["name"]
+        for row in await PatrolPlan.select(PatrolPlan.name).where(PatrolPlan.site == site_id)
+    }
+    buildings = {
+        row["code"]: row["id"]
+        for row in await Building.select(Building.id, Building.code).where(Building.site == site_id)
+    }
+    floors = {
+        (row["building.code"], row["level"]): row["id"]
+        for row in await Floor.select(Floor.id, Floor.level, Floor.building.code).where(
+            Floor.building.site == site_id
+        )
+    }
+    admin = await User.select(User.id).where(User.username == "admin").first()
+    for name, per, times, windows, selection, usernames, role, department in DEMO_PLANS:
+        if name in existing:
+            continue
+        users = await User.select(User.id).where(User.username.is_in(list(usernames) or [""]))
+        data = plans.PlanIn(
+            site=site_id,
+            name=name,
+            per=per,
+            times=times,
+            windows=[tuple(w) for w in windows],
+            selection=plans.SelectionIn(
+                buildings=[buildings[c] for c in selection.get("buildings", [])],
+                floors=[floors[f] for f in selection.get("floors", [])],
+                kinds=selection.get("kinds", []),
+                types=selection.get("types", []),
+            ),
+            assignees=[row["id"] for row in users],
+            role=role,
+            department=department,
+            starts_on=starts[per],
+        )
+        row, checkpoint_ids = await plans.validated(data)
+        await plans.insert_plan(row, checkpoint_ids, created_by=admin["id"] if admin else None)
 
 
 # --- summary -----------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from server.sites import visible_site
 from server.tables.accounts import ROLES, Department, SiteMembership, User
 from server.tables.checkpoints import CHECKPOINT_KINDS, Checkpoint
 from server.tables.plans import PatrolPlan, PlanAssignee, PlanCheckpoint
-from server.tables.sites import Building, Floor
+from server.tables.sites import Building, Floor, Site
 
 DESK_ROLES = frozenset({"dispatcher", "manager", "admin"})
 MANAGING_ROLES = frozenset({"manager", "admin"})
@@ -220,9 +220,17 @@ async def _resolve(site_id: int, selection: SelectionIn) -> list[int]:
 
 
 async def _checked(user: CurrentUser, data: PlanIn, plan_id: int | None) -> tuple[dict, list[int]]:
-    site = await visible_site(user, data.site)
+    await visible_site(user, data.site)
     if user.role not in MANAGING_ROLES:
         raise ApiError(403, "forbidden")
+    return await validated(data, plan_id)
+
+
+async def validated(data: PlanIn, plan_id: int | None = None) -> tuple[dict, list[int]]:
+    """The plan row to store and its checkpoint ids; 400 when the plan breaks a rule."""
+    site = await Site.select(Site.timezone).where(Site.id == data.site).first()
+    if site is None:
+        raise ApiError(404, "not_found")
     department_id = None
     if data.department is not None:
         row = (
@@ -297,12 +305,17 @@ _FIELDS = (
 
 async def create_plan(user: CurrentUser, data: PlanIn) -> int:
     row, checkpoint_ids = await _checked(user, data, None)
+    return await insert_plan(row, checkpoint_ids, created_by=user.id)
+
+
+async def insert_plan(row: dict, checkpoint_ids: list[int], created_by: int | None) -> int:
+    """Store a validated plan (see :func:`validated`) and compute its rounds."""
     now = datetime.now(UTC)
     async with write_transaction(PatrolPlan._meta.db):
         inserted = await PatrolPlan.insert(
             PatrolPlan(
                 site=row["site"],
-                created_by=user.id,
+                created_by=created_by,
                 created_at=now,
                 updated_at=now,
                 **{name: row[name] for name in _FIELDS},

@@ -423,3 +423,26 @@ async def test_a_check_synced_days_later_turns_a_missed_round_done(
     assert datetime.fromisoformat(by_checkpoint["rows"][0]["last_checked_at"]) == device_time
     missed = (await client.get("/api/compliance/missed", params=params)).json()
     assert missed["total"] == 0
+
+
+async def test_the_demo_site_gets_the_patrol_plans_of_the_domain_once(app, settings):
+    from server.demo import DEMO_PLANS, load_demo
+    from server.tables.plans import PatrolPlan, PlanCheckpoint
+    from server.tables.sites import Site
+
+    await load_demo(settings)
+    await load_demo(settings)  # idempotent
+    site = (await Site.select(Site.id).where(Site.code == "DEMO").first())["id"]
+    rows = await PatrolPlan.select(
+        PatrolPlan.id, PatrolPlan.name, PatrolPlan.per, PatrolPlan.times
+    ).where(PatrolPlan.site == site)
+    assert sorted(r["name"] for r in rows) == sorted(p[0] for p in DEMO_PLANS)
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["秩序部领班巡查(每日4次)"]["times"] >= 4
+    assert by_name["空置房每周巡查"]["per"] == "week"
+    assert by_name["标识每月检查"]["per"] == "month"
+    for row in rows:
+        assert await PlanCheckpoint.count().where(PlanCheckpoint.plan == row["id"]) > 0, row
+        # Each plan's rounds exist from its first day (daily ones: yesterday and today).
+        if row["per"] == "day":
+            assert await PlanOccurrence.count().where(PlanOccurrence.plan == row["id"]) > 0
