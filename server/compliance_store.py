@@ -394,7 +394,32 @@ async def materialise(
     """Store every round up to today (each plan's local day) that is not stored yet; returns the
     number of rounds written."""
     now = now or datetime.now(UTC)
-    plans = await load_plans(plan_ids=plan_ids, site_id=site_id)
+    # Only the plans that are behind (one light query; most reads find none).
+    where, args = [], []
+    if site_id is not None:
+        where.append("site = {}")
+        args.append(site_id)
+    if plan_ids is not None:
+        plan_ids = sorted(set(plan_ids))
+        if not plan_ids:
+            return 0
+        where.append(f"id IN ({_marks(len(plan_ids))})")
+        args.extend(plan_ids)
+    sql = "SELECT id, timezone, starts_on, ends_on, materialised_through FROM patrol_plan"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    behind = []
+    for row in await PatrolPlan.raw(sql, *args):
+        target = today_in(row["timezone"], now)
+        if row["ends_on"] is not None:
+            target = min(target, _date(row["ends_on"]) + timedelta(days=31))
+        through = row["materialised_through"]
+        first = _date(through) + timedelta(days=1) if through else _date(row["starts_on"])
+        if first <= target:
+            behind.append(row["id"])
+    if not behind:
+        return 0
+    plans = await load_plans(plan_ids=behind)
     written = 0
     for stored in plans:
         p = stored.plan
