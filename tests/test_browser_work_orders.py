@@ -172,6 +172,30 @@ def test_engineering_works_an_order_offline_and_the_dispatcher_closes_it(
     box = card.bounding_box()
     assert box is not None and box["height"] >= 48 and box["width"] >= 300
     worker.page.screenshot(path=str(artifacts_dir / "work-orders-queue.png"))
+    # The colours and words for other deadlines: overdue red, within the hour amber, else green.
+    states = worker.page.evaluate(
+        """async () => {
+          const {slaOf} = await import('/static/pages/work_orders.js');
+          const now = Date.parse('2026-11-23T10:00:00Z');
+          const at = (minutes) => new Date(now + minutes * 60000).toISOString();
+          return [
+            slaOf({status: 'dispatched', due_at: at(-35), overdue: true}, now),
+            slaOf({status: 'arranged', due_at: at(40), overdue: false}, now),
+            slaOf({status: 'arranged', due_at: at(80), overdue: false}, now),
+            slaOf({status: 'deferred', due_at: at(60 * 49 + 5), overdue: false}, now),
+            slaOf({status: 'raised', due_at: null, overdue: false}, now),
+            slaOf({status: 'closed', due_at: null, overdue: false}, now),
+          ];
+        }"""
+    )
+    assert states == [
+        {"cls": "sla-overdue", "text": "已超时 35 分"},
+        {"cls": "sla-soon", "text": "剩 40 分"},
+        {"cls": "sla-ok", "text": "剩 1 小时 20 分"},
+        {"cls": "sla-ok", "text": "剩 2 天 1 小时"},
+        {"cls": "sla-none", "text": ""},
+        {"cls": "sla-none", "text": ""},
+    ]
     # The queue is on the phone, and so is this order's detail (fetched ahead for offline use).
     worker.wait_until(
         """async ([userId, id]) => {
@@ -191,6 +215,8 @@ def test_engineering_works_an_order_offline_and_the_dispatcher_closes_it(
     worker.page.get_by_test_id("wo-act-accept").click()
     expect(detail.get_by_test_id("wo-pending").first).to_have_text("待同步：已接单")
     expect(detail).to_have_attribute("data-status", "arranged")
+    # The next deadline is the server's to set: no stale "time left" meanwhile.
+    expect(detail.get_by_test_id("wo-left")).to_have_count(0)
 
     worker.page.get_by_test_id("wo-act-report").click()
     form = worker.page.get_by_test_id("wo-form-report")
@@ -206,7 +232,10 @@ def test_engineering_works_an_order_offline_and_the_dispatcher_closes_it(
     expect(detail).to_have_attribute("data-status", "reported")
     expect(detail.get_by_test_id("wo-event-local")).to_have_count(2)
     expect(detail.get_by_test_id("wo-event-local").nth(1).locator("img")).to_have_count(1)
-    worker.page.screenshot(path=str(artifacts_dir / "work-order-detail.png"), full_page=True)
+    worker.page.evaluate("window.scrollTo(0, 0)")
+    worker.page.screenshot(path=str(artifacts_dir / "work-order-detail.png"))
+    detail.get_by_test_id("wo-event-local").nth(1).scroll_into_view_if_needed()
+    worker.page.screenshot(path=str(artifacts_dir / "work-order-detail-timeline.png"))
 
     records = worker.records()
     assert [r["record"]["step"] for r in records] == ["accept", "report"]
@@ -271,6 +300,7 @@ def test_engineering_works_an_order_offline_and_the_dispatcher_closes_it(
     )
     dispatcher.page.get_by_test_id("wo-viewer-close").click()
     expect(dispatcher.page.get_by_test_id("wo-act-reject")).to_be_visible()
+    dispatcher.page.screenshot(path=str(artifacts_dir / "work-order-detail-desk.png"))
     dispatcher.page.get_by_test_id("wo-act-verify").click()
     expect(detail).to_have_attribute("data-status", "verified")
     dispatcher.wait_drained()

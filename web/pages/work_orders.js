@@ -32,7 +32,6 @@ addStrings({
     "wo.count": "{n} 张",
     "wo.left": "剩 {t}",
     "wo.over": "已超时 {t}",
-    "wo.no_due": "无时限",
     "wo.d": "{n} 天",
     "wo.h": "{n} 小时",
     "wo.m": "{n} 分",
@@ -160,7 +159,6 @@ addStrings({
     "wo.count": "{n}",
     "wo.left": "{t} left",
     "wo.over": "{t} overdue",
-    "wo.no_due": "No deadline",
     "wo.d": "{n} d",
     "wo.h": "{n} h",
     "wo.m": "{n} min",
@@ -350,8 +348,9 @@ function dueOf(order) {
 /** {cls, text}: the order's SLA colour and its time left (or over) in words. */
 export function slaOf(order, now = Date.now()) {
   const due = dueOf(order);
-  if (!OPEN.has(order.status)) return { cls: "sla-none", text: "" };
-  if (due === null) return { cls: order.overdue ? "sla-overdue" : "sla-none", text: t("wo.no_due") };
+  if (!OPEN.has(order.status) || order.stale) return { cls: "sla-none", text: "" };
+  // Nothing due (waiting for the desk to verify or close): no clock to show.
+  if (due === null) return { cls: order.overdue ? "sla-overdue" : "sla-none", text: "" };
   const left = due - now;
   if (left < 0 || order.overdue) {
     return { cls: "sla-overdue", text: left < 0 ? t("wo.over", { t: span(left) }) : t("wo.over", { t: span(0) }) };
@@ -383,7 +382,11 @@ function applyLocal(order, rows) {
   for (const row of rows) {
     if (row.status === "rejected") continue;
     const { step, body } = row.record;
-    if (NEXT_STATUS[step]) out.status = NEXT_STATUS[step];
+    if (NEXT_STATUS[step] && NEXT_STATUS[step] !== out.status) {
+      out.status = NEXT_STATUS[step];
+      // The server sets the next deadline when the step arrives: until then none is shown.
+      out.stale = true;
+    }
     if (step === "dispatch" || step === "redirect") out.department = body.department;
     if (step === "sign-off") {
       out.owner_signed = true;
@@ -728,7 +731,7 @@ async function detailParts(ctx, order, rows, view, redraw) {
       h("a", { href: "/app/outbox" }, t("outbox.title"))));
   }
 
-  if (order.description) {
+  if (order.description && order.description.trim() !== order.title.trim()) {
     parts.push(h("div", { class: "card wo-section" },
       h("h2", { class: "wo-section-title" }, t("wo.description")),
       h("p", { class: "wo-description", "data-testid": "wo-description" }, order.description)));
@@ -968,6 +971,7 @@ function actionForm(ctx, order, action, submit, cancel) {
         onchange: async () => {
           const files = [...(input.files || [])];
           input.value = "";
+          error.hidden = true;
           processing += 1;
           working.hidden = false;
           for (const file of files) {
