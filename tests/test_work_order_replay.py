@@ -477,3 +477,51 @@ async def test_calendar_change_moves_the_return_deadline(crew):
     returned = next(d for d in detail["deadlines"] if d["step"] == "return")
     assert datetime.fromisoformat(returned["due"]) == expected
     assert await refresh_due(site.id) == 0  # nothing left to change
+
+
+async def test_orders_raised_from_failed_checks_store_their_dispatch_deadline(crew):
+    from server.db import write_transaction
+    from server.findings import Failure, raise_findings
+    from server.tables.inspections import Inspection
+    from server.tables.work_orders import WorkOrder, WorkOrderReport
+
+    site, users, _ = crew
+    received = datetime.now(UTC)
+    found = received - timedelta(hours=3)  # checked offline three hours ago
+    inspections = [uuid.uuid4(), uuid.uuid4()]
+    await Inspection.insert(
+        *[
+            Inspection(
+                id=i,
+                checkpoint=site.checkpoint_ids[3],
+                inspector=users["patrol"].id,
+                device_time=found,
+                received_at=received,
+                source="manual",
+                body_hash="0" * 64,
+            )
+            for i in inspections
+        ]
+    )
+    failures = [
+        Failure(
+            key=n,
+            inspection_id=i,
+            site_id=site.id,
+            checkpoint_id=site.checkpoint_ids[3],
+            item_code="DOOR",
+            department_id=None,
+            severity="minor",
+            title="门损坏",
+            note="",
+            device_time=found,
+        )
+        for n, i in enumerate(inspections)
+    ]
+    async with write_transaction(WorkOrder._meta.db):
+        raised = await raise_findings(
+            failures, reporter_id=users["patrol"].id, received_at=received
+        )
+    (order_id,) = set(raised[0]) | set(raised[1])  # the second failure joined the first's order
+    assert await WorkOrderReport.count().where(WorkOrderReport.work_order == order_id) == 2
+    assert await _stored_due(order_id) == found + timedelta(hours=24)

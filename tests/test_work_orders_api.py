@@ -433,6 +433,49 @@ async def test_escalation_on_the_working_day_clock_is_idempotent(crew, settings)
     assert returned["done_at"] is not None and returned["state"] in ("on_time", "late")
 
 
+async def test_escalation_follows_the_sites_own_holidays(crew, settings):
+    """A deferral before a site's holiday escalates only after the holiday (per-site calendar),
+    and the stored deadline is the one escalation went by."""
+    from datetime import date
+
+    from server.escalation import escalate_due
+    from server.tables.calendars import SiteCalendarDay
+    from server.tables.sites import Site
+    from server.tables.work_orders import WorkOrder
+    from server.work_orders import refresh_due
+
+    site, users, c = crew
+    await Site.update({Site.timezone: "Asia/Shanghai"}).where(Site.id == site.id)
+    photo = await _upload(c["patrol"])
+    order_id = await _failed_check_order(site, users["patrol"].id, photo)
+    await _step(c["dispatcher"], order_id, "dispatch", department="engineering")
+    await _step(c["engineer"], order_id, "defer", note="等配件")
+    # Deferred Friday 2026-11-20 15:00 Shanghai; Monday 23 and Tuesday 24 are this site's
+    # holidays: back due Thursday 15:00, not Tuesday.
+    friday = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)
+    await WorkOrder.update({WorkOrder.deferred_at: friday}).where(WorkOrder.id == order_id)
+    await SiteCalendarDay.insert(
+        SiteCalendarDay(site=site.id, day=date(2026, 11, 23), kind="holiday", name="停水检修"),
+        SiteCalendarDay(site=site.id, day=date(2026, 11, 24), kind="holiday", name="停水检修"),
+    )
+    await refresh_due(site.id)
+    thursday = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
+    stored = (await WorkOrder.select(WorkOrder.due_at).where(WorkOrder.id == order_id).first())[
+        "due_at"
+    ]
+    assert (stored if stored.tzinfo else stored.replace(tzinfo=UTC)) == thursday
+
+    # Wednesday: on the plain week it would be a day late already; here it is not yet due.
+    await escalate_due(datetime(2026, 11, 25, 7, 0, tzinfo=UTC), settings)
+    order = (await c["dispatcher"].get(f"/api/work-orders/{order_id}")).json()
+    assert order["escalation_level"] == 0
+    await escalate_due(thursday, settings)
+    order = (await c["dispatcher"].get(f"/api/work-orders/{order_id}")).json()
+    assert order["escalation_level"] == 1
+    returned = next(d for d in order["deadlines"] if d["step"] == "return")
+    assert datetime.fromisoformat(returned["due"]) == thursday
+
+
 async def test_escalating_twice_at_once_records_each_level_once(crew, settings):
     import asyncio
 

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import ResponseHeader
 from litestar.params import FromQuery, JSONBody, Parameter, QueryParameter
 
 from server import work_orders
@@ -17,6 +18,13 @@ from server.routes.params import ObjectId
 Status = Literal["raised", "dispatched", "arranged", "deferred", "reported", "verified", "closed"]
 Step = Literal["dispatch", "arrange", "report", "return"]
 ACTION_PATHS = [f"/work-orders/{{order_id:int}}/{name}" for name in work_orders.API_ACTIONS]
+REPLAYED = ResponseHeader(
+    name="X-Replayed",
+    value="1",
+    documentation_only=True,
+    required=False,
+    description="1: a repeat of a request already stored under its client_id; nothing was stored.",
+)
 
 
 class PersonRef(msgspec.Struct):
@@ -231,7 +239,7 @@ class WorkOrderController(Controller):
         """One order with its reports and photos, its timeline and its deadlines."""
         return await _order_as_now(request, order_id)
 
-    @post("/work-orders", status_code=201)
+    @post("/work-orders", status_code=201, response_headers=[REPLAYED])
     async def raise_work_order(
         self, request: Request, data: JSONBody[RaiseIn]
     ) -> Response[WorkOrderRead]:
@@ -255,7 +263,7 @@ class WorkOrderController(Controller):
         )
         return await _answer(request, outcome, outcome.id, 201)
 
-    @post(ACTION_PATHS, status_code=200)
+    @post(ACTION_PATHS, status_code=200, response_headers=[REPLAYED])
     async def act(
         self, request: Request, order_id: ObjectId, data: JSONBody[ActionIn | None] = None
     ) -> Response[WorkOrderRead]:
