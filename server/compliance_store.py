@@ -610,6 +610,16 @@ async def close_overdue(now: datetime | None = None, site_id: int | None = None)
     if site_id is not None:
         sql += " AND site = ?"
         args.append(site_id)
+    # Most reads find nothing to close: look first (partial index), so a read takes no write lock.
+    due = await PatrolPlan.raw(
+        sql.replace(
+            "UPDATE plan_occurrence SET status = 'missed'", "SELECT id FROM plan_occurrence"
+        ).replace("?", "{}")
+        + " LIMIT 1",
+        *args,
+    )
+    if not due:
+        return 0
     async with write_transaction(engine) as tx:
         if _sqlite(engine):
             cursor = await tx.connection.execute(sql, args)
