@@ -378,3 +378,198 @@ def test_a_step_the_server_refuses_is_shown_rejected_with_its_reason(
     events = desk["client"].get(f"/api/work-orders/{order_id}").json()["events"]
     assert "accept" not in [e["action"] for e in events]
     worker.close()
+
+
+def draw_signature(page: Page) -> None:
+    """Sign the canvas with a finger-like stroke (pointer events from the mouse)."""
+    canvas = page.get_by_test_id("signature-canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert box is not None and box["width"] >= 300 and box["height"] >= 200
+    x, y = box["x"], box["y"]
+    page.mouse.move(x + 40, y + 150)
+    page.mouse.down()
+    for step in range(1, 21):
+        page.mouse.move(x + 40 + step * 12, y + 150 - (step % 5) * 18, steps=2)
+    page.mouse.up()
+
+
+def test_an_owners_report_from_the_desk_to_signature_follow_up_and_close(
+    browser: Browser, live_server, desk, picture, artifacts_dir
+):
+    """The desk enters an owner's report on the phone and dispatches it; the engineer accepts,
+    has the owner sign on the screen and reports; the desk verifies, records the follow-up call
+    and closes it."""
+    description = f"厨房水槽下水管漏水 {uuid.uuid4().hex[:6]}"
+    clerk = Phone(browser, live_server.url)
+    clerk.login("dispatcher", live_server.demo_password)
+    clerk.open("/app/work-orders/new")
+    expect(clerk.page.get_by_test_id("raise-screen")).to_be_visible()
+    clerk.page.get_by_test_id("raise-description").fill(description)
+    clerk.page.get_by_test_id("raise-owner").check()
+    clerk.page.get_by_test_id("raise-owner-name").fill("李女士")
+    # Name and unit are both needed for an owner's report.
+    clerk.page.get_by_test_id("raise-submit").click()
+    expect(clerk.page.get_by_test_id("raise-error")).to_have_text("业主报修需填写业主姓名和房号")
+    clerk.page.get_by_test_id("raise-owner-unit").fill("3-1502")
+    clerk.page.get_by_test_id("raise-owner-phone").fill("13800001234")
+    clerk.page.screenshot(path=str(artifacts_dir / "work-order-raise.png"))
+    clerk.page.get_by_test_id("raise-submit").click()
+    expect(clerk.page.get_by_test_id("wo-queue")).to_be_visible()
+    clerk.wait_drained()
+    [raised] = clerk.records()
+    order_id = clerk.page.evaluate(
+        """async (id) => (await (await import('/static/store.js')).getRecord(id)).work_order""",
+        raised["id"],
+    )
+    assert isinstance(order_id, int)
+    on_server = desk["client"].get(f"/api/work-orders/{order_id}").json()
+    assert on_server["source"] == "owner" and on_server["status"] == "raised"
+    assert on_server["owner"] == {"name": "李女士", "unit": "3-1502", "phone": "13800001234"}
+
+    # Dispatch to engineering from the order's screen.
+    clerk.open(f"/app/work-orders/{order_id}")
+    detail = clerk.page.get_by_test_id("wo-detail")
+    expect(detail).to_have_attribute("data-status", "raised")
+    expect(clerk.page.get_by_test_id("wo-owner")).to_contain_text("3-1502")
+    clerk.page.get_by_test_id("wo-act-dispatch").click()
+    clerk.page.get_by_test_id("wo-form-submit").click()
+    expect(clerk.page.get_by_test_id("wo-form-error")).to_have_text("请选择部门")
+    clerk.page.get_by_test_id("wo-dept-engineering").click()
+    clerk.page.get_by_test_id("wo-form-submit").click()
+    expect(detail).to_have_attribute("data-status", "dispatched")
+    clerk.wait_drained()
+
+    # The engineer: accept, the owner signs, report with a photo.
+    worker = Phone(browser, live_server.url)
+    worker.login("engineering", live_server.demo_password)
+    worker.open(f"/app/work-orders/{order_id}")
+    detail = worker.page.get_by_test_id("wo-detail")
+    expect(detail).to_have_attribute("data-status", "dispatched")
+    worker.page.get_by_test_id("wo-act-accept").click()
+    expect(detail).to_have_attribute("data-status", "arranged")
+    worker.page.get_by_test_id("wo-act-sign").click()
+    expect(worker.page.get_by_test_id("signature-canvas")).to_be_visible()
+    worker.page.get_by_test_id("wo-form-submit").click()
+    expect(worker.page.get_by_test_id("wo-form-error")).to_have_text("请业主先签字")
+    draw_signature(worker.page)
+    worker.page.screenshot(path=str(artifacts_dir / "work-order-signature.png"))
+    worker.page.get_by_test_id("wo-form-submit").click()
+    expect(worker.page.get_by_test_id("wo-act-sign")).to_have_count(0)
+    worker.page.get_by_test_id("wo-act-report").click()
+    worker.page.get_by_test_id("wo-form-camera").set_input_files(str(picture))
+    expect(worker.page.get_by_test_id("wo-form-photos").locator("img")).to_have_count(1)
+    worker.page.get_by_test_id("wo-form-submit").click()
+    expect(detail).to_have_attribute("data-status", "reported")
+    worker.wait_drained()
+    steps = [r["record"]["step"] for r in worker.records()]
+    assert steps == ["accept", "sign-off", "report"]
+    signature_sha = worker.records()[1]["record"]["body"]["signature"]
+    worker.close()
+
+    on_server = desk["client"].get(f"/api/work-orders/{order_id}").json()
+    assert on_server["status"] == "reported"
+    assert on_server["signature"]["sha256"] == signature_sha
+    signature = desk["client"].get(f"/api/photos/{signature_sha}")
+    assert signature.status_code == 200
+    image = Image.open(io.BytesIO(signature.content))
+    assert image.format == "JPEG"
+    # Ink on white: the corner is white, and something dark was drawn.
+    grey = image.convert("L")
+    assert grey.getpixel((2, 2)) > 240
+    assert grey.getextrema()[0] < 80
+
+    # The desk: verify, the follow-up call, close.
+    clerk.open(f"/app/work-orders/{order_id}")
+    detail = clerk.page.get_by_test_id("wo-detail")
+    expect(detail).to_have_attribute("data-status", "reported")
+    clerk.page.get_by_test_id("wo-act-verify").click()
+    expect(detail).to_have_attribute("data-status", "verified")
+    # An owner's order closes only after the follow-up call.
+    expect(clerk.page.get_by_test_id("wo-act-close")).to_have_count(0)
+    clerk.page.get_by_test_id("wo-act-follow_up").click()
+    clerk.page.get_by_test_id("wo-sat-satisfied").click()
+    clerk.page.get_by_test_id("wo-form-note").fill("业主确认已不漏水")
+    clerk.page.get_by_test_id("wo-form-submit").click()
+    clerk.page.get_by_test_id("wo-act-close").click()
+    expect(detail).to_have_attribute("data-status", "closed")
+    clerk.wait_drained()
+    expect(detail.get_by_test_id("wo-pending")).to_have_count(0)
+    clerk.close()
+
+    on_server = desk["client"].get(f"/api/work-orders/{order_id}").json()
+    assert on_server["status"] == "closed"
+    assert on_server["satisfaction"] == "satisfied"
+    actions = [e["action"] for e in on_server["events"]]
+    for action in (
+        "raise",
+        "dispatch",
+        "accept",
+        "sign_off",
+        "report",
+        "verify",
+        "follow_up",
+        "close",
+    ):
+        assert actions.count(action) == 1, actions
+
+
+def test_the_check_screen_links_to_raising_an_order_at_its_checkpoint(
+    browser: Browser, live_server, desk
+):
+    """报修 on the check screen opens the raise screen with that checkpoint chosen; a patrol's
+    report is kept on the phone with a photo and reaches the server once."""
+    from qr.signing import label_url, sign
+
+    client = desk["client"]
+    checkpoint = client.get(
+        f"/api/sites/{desk['site']['id']}/checkpoints",
+        params={"kind": "facility", "page_size": 1, "page": 3},
+    ).json()["items"][0]
+    secret = live_server.env["XUNJIAN_SECRET_KEY"].encode()
+    signature = sign(secret, desk["site"]["code"], checkpoint["code"], checkpoint["label_version"])
+    url = label_url(live_server.url, checkpoint["code"], checkpoint["label_version"], signature)
+
+    patrol = Phone(browser, live_server.url)
+    patrol.login("patrol", live_server.demo_password)
+    patrol.wait_until(
+        """async () => {
+          const c = await (await import('/static/store.js')).getCatalogue();
+          return Boolean(c && c.checkpoints.length);
+        }"""
+    )
+    patrol.open(url.removeprefix(live_server.url))
+    link = patrol.page.get_by_test_id("check-raise")
+    expect(link).to_have_attribute("href", f"/app/work-orders/new?checkpoint={checkpoint['id']}")
+    link.click()
+    expect(patrol.page.get_by_test_id("raise-screen")).to_be_visible()
+    expect(patrol.page.get_by_test_id("raise-checkpoint")).to_have_value(str(checkpoint["id"]))
+    # Patrols raise manual orders only: no owner fields.
+    expect(patrol.page.get_by_test_id("raise-owner")).to_have_count(0)
+    description = f"墙面标识脱落 {uuid.uuid4().hex[:6]}"
+    patrol.page.get_by_test_id("raise-submit").click()
+    expect(patrol.page.get_by_test_id("raise-error")).to_have_text("请写明问题")
+    patrol.page.get_by_test_id("raise-description").fill(description)
+    patrol.page.get_by_test_id("raise-department").select_option("cleaning")
+    patrol.page.get_by_test_id("raise-submit").click()
+    expect(patrol.page.get_by_test_id("wo-queue")).to_be_visible()
+    patrol.wait_drained()
+    [raised] = patrol.records()
+    order_id = patrol.page.evaluate(
+        """async (id) => (await (await import('/static/store.js')).getRecord(id)).work_order""",
+        raised["id"],
+    )
+    patrol.open("/app/outbox")
+    row = patrol.page.locator('[data-testid="outbox-record"][data-kind="work_order_raise"]')
+    expect(row).to_have_attribute("data-status", "synced")
+    expect(row.get_by_test_id("outbox-record-name")).to_have_text(description)
+    patrol.close()
+
+    order = client.get(f"/api/work-orders/{order_id}").json()
+    assert order["source"] == "manual"
+    assert order["checkpoint"]["id"] == checkpoint["id"]
+    assert order["title"] == description
+    raises = client.get(
+        "/api/work-orders", params={"checkpoint": checkpoint["id"], "page_size": 200}
+    ).json()["items"]
+    assert [o["id"] for o in raises if o["title"] == description] == [order_id]

@@ -180,7 +180,7 @@ export function render(ctx) {
     } }, t("raise.submit"));
 
   screen.append(
-    h("div", { class: "card wo-form" },
+    h("div", { class: "card wo-form", oninput: () => { error.hidden = true; } },
       field("raise-description", "raise.description", description),
       h("div", { class: "field" }, h("p", { class: "field-label" }, t("raise.photos")),
         h("div", { class: "wo-photo-row" }, picker(true), picker(false)), working, thumbs),

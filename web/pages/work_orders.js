@@ -915,8 +915,9 @@ function actionForm(ctx, order, action, submit, cancel) {
   };
   const needsReason = action === "defer" || action === "reject";
   const noteLabel = needsReason ? "wo.form.reason" : action === "report" ? "wo.form.result" : "wo.form.note";
+  // A message goes as soon as the person does something about it.
   const note = h("textarea", { class: "input wo-textarea", id: "wo-form-note", rows: "3",
-    "data-testid": "wo-form-note" });
+    "data-testid": "wo-form-note", oninput: () => { error.hidden = true; } });
   const fields = [];
   const photos = [];
   let processing = 0;
@@ -929,6 +930,7 @@ function actionForm(ctx, order, action, submit, cancel) {
     const buttons = choices.map((code) => h("button", { type: "button", class: "btn wo-choice", "aria-pressed": "false",
       "data-testid": `wo-dept-${code}`, onclick: () => {
         department = code;
+        error.hidden = true;
         for (const b of buttons) b.setAttribute("aria-pressed", String(b === buttonsByCode.get(code)));
       } }, departmentName(code)));
     const buttonsByCode = new Map(choices.map((code, i) => [code, buttons[i]]));
@@ -940,13 +942,14 @@ function actionForm(ctx, order, action, submit, cancel) {
     const buttons = levels.map((level) => h("button", { type: "button", class: `btn wo-choice wo-sat-${level}`,
       "aria-pressed": "false", "data-testid": `wo-sat-${level}`, onclick: (event) => {
         satisfaction = level;
+        error.hidden = true;
         for (const b of buttons) b.setAttribute("aria-pressed", String(b === event.currentTarget));
       } }, t(`wo.sat.${level}`)));
     fields.push(h("p", { class: "field-label" }, t("wo.satisfaction")),
       h("div", { class: "wo-choices", role: "group", "aria-label": t("wo.satisfaction") }, buttons));
   }
   if (action === "sign") {
-    pad = signaturePad();
+    pad = signaturePad({ onChange: () => { if (!pad?.isEmpty()) error.hidden = true; } });
     fields.push(pad.el);
   }
   if (action === "report") {
