@@ -463,6 +463,8 @@ export function renderQueue(ctx) {
       try {
         const params = new URLSearchParams({ open: "true", sort, page_size: "200" });
         if (siteId !== null) params.set("site", String(siteId));
+        // A department worker's queue is their department's orders (not those they raised elsewhere).
+        if (ctx.me.role === "department" && ctx.me.department?.code) params.set("department", ctx.me.department.code);
         const page = await api(`/api/work-orders?${params}`);
         items = (page?.items || []).filter((o) => OPEN.has(o.status));
         await store.putCached("queue", ctx.me.id, siteId, items).catch(() => {});
