@@ -573,3 +573,52 @@ def test_the_check_screen_links_to_raising_an_order_at_its_checkpoint(
         "/api/work-orders", params={"checkpoint": checkpoint["id"], "page_size": 200}
     ).json()["items"]
     assert [o["id"] for o in raises if o["title"] == description] == [order_id]
+
+
+def test_a_step_the_server_cannot_take_now_waits_and_is_sent_again_once(
+    browser: Browser, live_server, desk
+):
+    """A 503 is not an answer: the step stays on the phone with a backoff, nothing reaches the
+    order, and "retry" in the outbox sends it (once)."""
+    order_id = raise_for_engineering(desk, f"地下车库排风机异响 {uuid.uuid4().hex[:6]}")["id"]
+    worker = Phone(browser, live_server.url)
+    worker.login("engineering", live_server.demo_password)
+    refused: list[str] = []
+
+    def unavailable(route):
+        refused.append(route.request.post_data or "")
+        route.fulfill(status=503, body="")
+
+    pattern = f"**/api/work-orders/{order_id}/accept"
+    worker.page.route(pattern, unavailable)
+    worker.open(f"/app/work-orders/{order_id}")
+    detail = worker.page.get_by_test_id("wo-detail")
+    expect(detail).to_have_attribute("data-status", "dispatched")
+    worker.page.get_by_test_id("wo-act-accept").click()
+    [record] = worker.wait_until(
+        """async () => {
+          const rows = await (await import('/static/store.js')).listWorkOrderRecords();
+          return rows.length === 1 && rows[0].status === 'pending' && rows[0].attempts === 1
+            && rows[0].next_try_at > Date.now() ? rows : null;
+        }"""
+    )
+    assert len(refused) == 1
+    events = desk["client"].get(f"/api/work-orders/{order_id}").json()["events"]
+    assert "accept" not in [e["action"] for e in events]
+    expect(detail.get_by_test_id("wo-pending").first).to_have_text("待同步：已接单")
+
+    worker.page.unroute(pattern)
+    worker.open("/app/outbox")
+    row = worker.page.locator('[data-testid="outbox-record"][data-kind="work_order_step"]')
+    expect(row).to_have_attribute("data-status", "pending")
+    row.get_by_test_id("outbox-retry").click()
+    worker.wait_drained()
+    expect(row).to_have_attribute("data-status", "synced")
+    # The same body both times (same client_id): the server stored the step once.
+    assert refused[0] == worker.page.evaluate(
+        "async (id) => JSON.stringify((await (await import('/static/store.js')).getRecord(id)).record.body)",
+        record["id"],
+    )
+    events = desk["client"].get(f"/api/work-orders/{order_id}").json()["events"]
+    assert [e["action"] for e in events].count("accept") == 1
+    worker.close()
