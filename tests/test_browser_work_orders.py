@@ -563,6 +563,17 @@ def test_the_check_screen_links_to_raising_an_order_at_its_checkpoint(
     row = patrol.page.locator('[data-testid="outbox-record"][data-kind="work_order_raise"]')
     expect(row).to_have_attribute("data-status", "synced")
     expect(row.get_by_test_id("outbox-record-name")).to_have_text(description)
+    # A patrol may only add a note to the order; no step of the desk or the department.
+    patrol.open(f"/app/work-orders/{order_id}")
+    expect(patrol.page.get_by_test_id("wo-detail")).to_have_attribute("data-status", "raised")
+    buttons = patrol.page.get_by_test_id("wo-actions").locator("button")
+    expect(buttons).to_have_count(1)
+    buttons.click()
+    patrol.page.get_by_test_id("wo-form-submit").click()
+    expect(patrol.page.get_by_test_id("wo-form-error")).to_have_text("请写备注内容")
+    patrol.page.get_by_test_id("wo-form-note").fill("标识在三号楼东侧入口")
+    patrol.page.get_by_test_id("wo-form-submit").click()
+    patrol.wait_drained()
     patrol.close()
 
     order = client.get(f"/api/work-orders/{order_id}").json()
@@ -573,6 +584,8 @@ def test_the_check_screen_links_to_raising_an_order_at_its_checkpoint(
         "/api/work-orders", params={"checkpoint": checkpoint["id"], "page_size": 200}
     ).json()["items"]
     assert [o["id"] for o in raises if o["title"] == description] == [order_id]
+    notes = [e for e in order["events"] if e["action"] == "comment"]
+    assert [e["note"] for e in notes] == ["标识在三号楼东侧入口"]
 
 
 def test_a_step_the_server_cannot_take_now_waits_and_is_sent_again_once(

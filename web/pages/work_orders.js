@@ -62,6 +62,7 @@ addStrings({
     "wo.step.reject": "已退回",
     "wo.step.close": "已关闭",
     "wo.step.follow-up": "已回访",
+    "wo.step.comment": "备注",
     "wo.step.raise": "新工单",
     "wo.event.raise": "报修",
     "wo.event.dispatch": "派工",
@@ -121,6 +122,9 @@ addStrings({
     "wo.act.reject": "退回",
     "wo.act.close": "关闭工单",
     "wo.act.follow_up": "回访",
+    "wo.act.comment": "写备注",
+    "wo.form.comment": "备注内容（必填）",
+    "wo.form.comment_needed": "请写备注内容",
     "wo.form.note": "说明（可选）",
     "wo.form.result": "处理结果（可选）",
     "wo.form.reason": "原因（必填）",
@@ -189,6 +193,7 @@ addStrings({
     "wo.step.reject": "sent back",
     "wo.step.close": "closed",
     "wo.step.follow-up": "follow-up call",
+    "wo.step.comment": "note",
     "wo.step.raise": "new order",
     "wo.event.raise": "Raised",
     "wo.event.dispatch": "Dispatched",
@@ -248,6 +253,9 @@ addStrings({
     "wo.act.reject": "Send back",
     "wo.act.close": "Close order",
     "wo.act.follow_up": "Follow-up call",
+    "wo.act.comment": "Add a note",
+    "wo.form.comment": "Note (required)",
+    "wo.form.comment_needed": "Write the note",
     "wo.form.note": "Note (optional)",
     "wo.form.result": "What was done (optional)",
     "wo.form.reason": "Reason (required)",
@@ -839,6 +847,8 @@ export function actionsFor(me, order) {
       if (!order.followed_up) out.push("follow_up");
     }
   }
+  // Anyone who sees an open order may add a note to it (a patrol saw it again, a part is on order).
+  if (OPEN.has(s)) out.push("comment");
   return out;
 }
 
@@ -916,7 +926,8 @@ function actionForm(ctx, order, action, submit, cancel) {
     error.hidden = false;
   };
   const needsReason = action === "defer" || action === "reject";
-  const noteLabel = needsReason ? "wo.form.reason" : action === "report" ? "wo.form.result" : "wo.form.note";
+  const noteLabel = needsReason ? "wo.form.reason" : action === "report" ? "wo.form.result"
+    : action === "comment" ? "wo.form.comment" : "wo.form.note";
   // A message goes as soon as the person does something about it.
   const note = h("textarea", { class: "input wo-textarea", id: "wo-form-note", rows: "3",
     "data-testid": "wo-form-note", oninput: () => { error.hidden = true; } });
@@ -1004,6 +1015,7 @@ function actionForm(ctx, order, action, submit, cancel) {
       const text = note.value.trim();
       if (processing) return;
       if (needsReason && !text) return fail("wo.form.reason_needed");
+      if (action === "comment" && !text) return fail("wo.form.comment_needed");
       if ((action === "dispatch" || action === "redirect") && !department) return fail("wo.form.department_needed");
       if (action === "follow_up" && !satisfaction) return fail("wo.form.sat_needed");
       if (action === "report" && !photos.length) return fail("wo.form.photo_needed");
