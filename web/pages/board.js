@@ -378,7 +378,7 @@ export function render(ctx) {
       : item.location || t("board.no_place");
     const level = Math.min(item.escalation_level || 0, 2);
     return h("li", { class: "board-item", "data-testid": "board-row", "data-id": String(item.id),
-      "data-status": item.status, "data-department": item.department || "",
+      "data-status": item.status, "data-department": item.department || "", "data-source": item.source,
       "data-overdue": item.overdue ? "true" : "false" },
     h("a", { class: `board-row due-${tone}`, href: `/app/work-orders/${item.id}` },
       h("span", { class: "board-due", "data-testid": "board-row-due" }, dueText),
