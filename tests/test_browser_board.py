@@ -388,3 +388,32 @@ def test_dispatcher_reads_the_calendar_but_cannot_change_it(open_page, live_serv
     expect(page.get_by_test_id("calendar-screen")).to_be_visible()
     expect(page.get_by_test_id("calendar-form")).to_have_count(0)
     expect(page.get_by_test_id("calendar-list")).to_be_visible()
+
+
+def test_desk_screens_speak_english_too(open_page, live_server, desk, orders):
+    page = open_page(DESK)
+    login(page, live_server.url, "dispatcher", live_server.demo_password)
+    # Every word of the desk screens exists in both languages.
+    missing = page.evaluate(
+        """async () => {
+          await Promise.all(["board", "stats", "calendar"].map((n) => import(`/static/pages/${n}.js`)));
+          const { _strings } = await import("/static/i18n.js");
+          const mine = (lang) => Object.keys(_strings[lang]).filter((k) =>
+            /^(board|desk|stats|calendar)\\.|^tile\\.(board|stats|calendar)$/.test(k));
+          const zh = mine("zh-CN"), en = mine("en");
+          return [zh.filter((k) => !en.includes(k)), en.filter((k) => !zh.includes(k)), zh.length];
+        }"""
+    )
+    assert missing[0] == [] and missing[1] == [] and missing[2] > 100, missing
+    page.goto(f"{live_server.url}/app/board")
+    expect(page.get_by_test_id("board-row").first).to_be_visible()
+    page.get_by_test_id("lang-switch").click()
+    expect(page.locator("h1")).to_have_text("Dispatch board")
+    overdue = orders["overdue"][0]["id"]
+    expect(
+        page.locator(f"[data-testid=board-row][data-id='{overdue}'] [data-testid=board-row-due]")
+    ).to_contain_text("Overdue")
+    page.goto(f"{live_server.url}/app/work-orders/stats")
+    expect(page.locator("h1")).to_have_text("Monthly statistics")
+    page.get_by_test_id("lang-switch").click()
+    expect(page.locator("h1")).to_have_text("月统计分析")
