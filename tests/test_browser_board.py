@@ -417,3 +417,38 @@ def test_desk_screens_speak_english_too(open_page, live_server, desk, orders):
     expect(page.locator("h1")).to_have_text("Monthly statistics")
     page.get_by_test_id("lang-switch").click()
     expect(page.locator("h1")).to_have_text("月统计分析")
+
+
+def test_board_pages_fifty_at_a_time_and_a_refresh_keeps_what_was_shown(
+    open_page, live_server, desk, orders
+):
+    # More open orders than one page of the board.
+    tag = uuid.uuid4().hex[:6]
+    for n in range(max(0, 60 - api_total(desk, open="true"))):
+        raise_order(desk, f"看板翻页{tag}-{n}", days_ago=n % 3)
+    total = api_total(desk, open="true")
+    assert total > 50
+
+    page = open_page(DESK)
+    login(page, live_server.url, "dispatcher", live_server.demo_password)
+    page.goto(f"{live_server.url}/app/board")
+    rows = page.get_by_test_id("board-row")
+    expect(rows).to_have_count(50)
+    expect(page.get_by_test_id("board-status")).to_have_text(f"显示 50 / 共 {total} 单")
+    first_page = row_ids(page)
+    page.get_by_test_id("board-more").click()
+    shown = min(total, 100)
+    expect(rows).to_have_count(shown)
+    expect(page.get_by_test_id("board-status")).to_have_text(f"显示 {shown} / 共 {total} 单")
+    ids = row_ids(page)
+    assert ids[:50] == first_page and len(set(ids)) == shown
+    flags = rows.evaluate_all("rows => rows.map(r => r.dataset.overdue)")
+    assert flags == sorted(flags, key=lambda f: f != "true"), flags
+    if shown == total:
+        expect(page.get_by_test_id("board-more")).to_be_hidden()
+
+    # A refresh (by hand here; every minute by itself) keeps both pages on the screen.
+    page.get_by_test_id("board-refresh").click()
+    expect(page.get_by_test_id("board-refresh")).to_be_enabled()
+    expect(rows).to_have_count(shown)
+    assert row_ids(page) == ids
