@@ -375,7 +375,7 @@ export function render(ctx) {
     }
     const place = item.checkpoint
       ? [item.checkpoint.name, item.checkpoint.code].filter(Boolean).join(" · ")
-      : item.location || t("board.no_place");
+      : t("board.no_place");
     const level = Math.min(item.escalation_level || 0, 2);
     return h("li", { class: "board-item", "data-testid": "board-row", "data-id": String(item.id),
       "data-status": item.status, "data-department": item.department || "", "data-source": item.source,
@@ -391,7 +391,8 @@ export function render(ctx) {
           "data-testid": "board-row-escalated" }, t(`board.escalated_${level}`)) : null),
       h("span", { class: "board-where" }, place),
       h("span", { class: "board-dept", "data-testid": "board-row-department" },
-        departmentName(item.department)),
+        departmentName(item.department),
+        item.assignee ? h("span", { class: "board-assignee" }, item.assignee.display_name) : null),
       h("span", { class: `board-state status-${item.status}`, "data-testid": "board-row-status" },
         t(`desk.status.${item.status}`)),
       h("span", { class: "board-source", title: t(`desk.source.${item.source}`) },
