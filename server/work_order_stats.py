@@ -160,13 +160,17 @@ def _durations_sql(site_id: int, start: datetime, end: datetime) -> _Sql:
 
 
 def _returns_sql(site_id: int, start: datetime, end: datetime) -> _Sql:
+    """The month's deferred orders and when each came back: its earliest resume or report at or
+    after its latest deferral (an outer join, grouped by the order's key, so that the database
+    can look the events up by order)."""
     sql = _Sql()
     sql.text = (
         'SELECT o."id" AS id, o."status" AS status, o."deferred_at" AS deferred_at, '
-        '(SELECT MIN(e."device_time") FROM "work_order_event" e WHERE e."work_order" = o."id" '
-        'AND e."action" IN (\'resume\', \'report\') AND e."device_time" >= o."deferred_at") '
-        f'AS returned_at FROM "work_order" o WHERE {sql.cohort(site_id, start, end)} '
-        'AND o."deferred_at" IS NOT NULL'
+        'MIN(e."device_time") AS returned_at FROM "work_order" o '
+        'LEFT JOIN "work_order_event" e ON e."work_order" = o."id" '
+        'AND e."action" IN (\'resume\', \'report\') AND e."device_time" >= o."deferred_at" '
+        f'WHERE {sql.cohort(site_id, start, end)} AND o."deferred_at" IS NOT NULL '
+        'GROUP BY o."id"'
     )
     return sql
 
