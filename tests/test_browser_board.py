@@ -11,8 +11,11 @@ the assertions compare the screens with the API's answers, so other tests' order
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
+import sqlite3
+import threading
 import uuid
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -452,3 +455,53 @@ def test_board_pages_fifty_at_a_time_and_a_refresh_keeps_what_was_shown(
     expect(page.get_by_test_id("board-refresh")).to_be_enabled()
     expect(rows).to_have_count(shown)
     assert row_ids(page) == ids
+
+
+def store_escalation_level(database_url: str, order_id: int, level: int) -> None:
+    """What the server's escalation task stores after two (four) working days: set here directly,
+    because the live server's clock cannot be moved from a test."""
+    if database_url.startswith("sqlite"):
+        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as db:
+            db.execute("UPDATE work_order SET escalation_level = ? WHERE id = ?", (level, order_id))
+        return
+
+    async def update() -> None:
+        import asyncpg
+
+        connection = await asyncpg.connect(database_url)
+        try:
+            await connection.execute(
+                "UPDATE work_order SET escalation_level = $1 WHERE id = $2", level, order_id
+            )
+        finally:
+            await connection.close()
+
+    # Playwright's sync API holds this thread's event loop: run the update in a thread of its own.
+    worker = threading.Thread(target=lambda: asyncio.run(update()))
+    worker.start()
+    worker.join()
+
+
+def test_escalated_orders_carry_their_level_on_the_board(open_page, live_server, desk):
+    worker = login_client(live_server.url, "engineering", live_server.demo_password)
+    tag = uuid.uuid4().hex[:6]
+    deferred = []
+    for level in (1, 2):
+        order = dispatch(desk, raise_order(desk, f"看板升级{tag}-{level}"), "engineering")
+        for step, body in (("accept", {}), ("defer", {"note": "等配件"})):
+            response = worker.post(
+                f"/api/work-orders/{order['id']}/{step}",
+                json={**body, "client_id": str(uuid.uuid4())},
+            )
+            assert response.status_code == 200, response.text
+        store_escalation_level(live_server.env["XUNJIAN_DATABASE_URL"], order["id"], level)
+        deferred.append(order["id"])
+    worker.close()
+
+    page = open_page(PHONE)
+    login(page, live_server.url, "dispatcher", live_server.demo_password)
+    page.goto(f"{live_server.url}/app/board?status=deferred&department=engineering")
+    for order_id, text in zip(deferred, ("升级至部门主管", "升级至经理"), strict=True):
+        row = page.locator(f"[data-testid=board-row][data-id='{order_id}']")
+        expect(row.get_by_test_id("board-row-escalated")).to_have_text(text)
+        expect(row.get_by_test_id("board-row-status")).to_have_text("暂缓")
