@@ -408,6 +408,14 @@ def test_desk_screens_speak_english_too(open_page, live_server, desk, orders):
         }"""
     )
     assert missing[0] == [] and missing[1] == [] and missing[2] > 100, missing
+    # Times as people say them (the statistics' medians, the board's time left).
+    spoken = page.evaluate(
+        """async () => {
+          const { formatDuration } = await import("/static/pages/board.js");
+          return [4800, 20, 90061, 7200, 3 * 86400 + 5 * 3600].map(formatDuration);
+        }"""
+    )
+    assert spoken == ["1 小时 20 分", "不到 1 分", "1 天 1 小时", "2 小时", "3 天 5 小时"]
     page.goto(f"{live_server.url}/app/board")
     expect(page.get_by_test_id("board-row").first).to_be_visible()
     page.get_by_test_id("lang-switch").click()
