@@ -223,6 +223,7 @@ export function render(ctx) {
     monthInput.value = value;
     writeQuery();
     load();
+    exportForm.follow(month);
   }
 
   const controls = h("form", { class: "card desk-filters stats-controls no-print", onsubmit: (e) => e.preventDefault() });
@@ -358,10 +359,23 @@ function draw(stats, site) {
 
 /** The export: a date range (this month by default) and a link the browser downloads by itself. */
 function makeExportForm(getSite, month) {
+  // The range is the month shown until the person picks dates of their own.
+  let chosen = false;
+  const edited = () => {
+    chosen = true;
+    update();
+  };
   const from = h("input", { class: "input", type: "date", id: "stats-from", "data-testid": "stats-from",
-    value: `${month}-01`, oninput: () => update() });
+    oninput: edited });
   const to = h("input", { class: "input", type: "date", id: "stats-to", "data-testid": "stats-to",
-    value: month === today().slice(0, 7) ? today() : lastDayOf(month), oninput: () => update() });
+    oninput: edited });
+
+  function follow(shown) {
+    if (chosen) return;
+    from.value = `${shown}-01`;
+    to.value = shown === today().slice(0, 7) ? today() : lastDayOf(shown);
+    update();
+  }
   const link = h("a", { class: "btn btn-primary", "data-testid": "stats-export", download: "" }, t("stats.download"));
   const problem = h("p", { class: "form-error", "data-testid": "stats-export-error", hidden: true });
 
@@ -380,7 +394,7 @@ function makeExportForm(getSite, month) {
       link.setAttribute("aria-disabled", "true");
     }
   }
-  update();
+  follow(month);
 
   const el = h("section", { class: "card stats-section stats-export no-print", "data-testid": "stats-export-form" },
     h("h2", { class: "section-title" }, t("stats.export")),
@@ -390,5 +404,5 @@ function makeExportForm(getSite, month) {
       h("div", { class: "field" }, h("label", { class: "field-label", for: "stats-to" }, t("stats.to")), to),
       link),
     problem);
-  return { el, update };
+  return { el, update, follow };
 }
