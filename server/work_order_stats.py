@@ -1,7 +1,7 @@
 """Monthly work-order statistics (月统计分析, SOP 002) and the XLSX export of a date range.
 
-Statistics describe the orders **raised** in the month (site time): how many by department, source
-and status; for each step of the clock how many were done on time, done late, or are still open
+Statistics describe the orders **raised** in the month (site time): how many by department, source,
+kind of checkpoint (facility, vacant unit, signage, renovation, or none) and status; for each step of the clock how many were done on time, done late, or are still open
 past their deadline (on-time % = on time / (on time + late + overdue); steps not yet due are left
 out); the median and 90th percentile of the time to arrange (accepted, from dispatch), to report
 (from dispatch) and to close (from being raised); how many were escalated; the owners' answers on
@@ -36,6 +36,7 @@ from server import sla
 from server.calendars import calendars_for
 from server.sites import visible_site
 from server.tables.accounts import Department
+from server.tables.checkpoints import CHECKPOINT_KINDS
 from server.tables.work_orders import SATISFACTION, WORK_ORDER_SOURCES, WorkOrder, WorkOrderEvent
 from server.work_order_flow import STATUSES
 from server.work_orders import deadlines_of
@@ -159,6 +160,17 @@ def _durations_sql(site_id: int, start: datetime, end: datetime) -> _Sql:
     return sql
 
 
+def _kinds_sql(site_id: int, start: datetime, end: datetime) -> _Sql:
+    """The month's orders by the kind of checkpoint they concern (none: raised without one)."""
+    sql = _Sql()
+    sql.text = (
+        'SELECT c."kind" AS kind, COUNT(*) AS n FROM "work_order" o '
+        'LEFT JOIN "checkpoint" c ON c."id" = o."checkpoint" '
+        f'WHERE {sql.cohort(site_id, start, end)} GROUP BY c."kind"'
+    )
+    return sql
+
+
 def _returns_sql(site_id: int, start: datetime, end: datetime) -> _Sql:
     """The month's deferred orders and when each came back: its earliest resume or report at or
     after its latest deferral (an outer join, grouped by the order's key, so that the database
@@ -231,6 +243,11 @@ async def monthly_stats(
         for i in range(len(SATISFACTION)):
             answers[i] += int(values[15 + i] or 0)
 
+    by_kind = {**dict.fromkeys(CHECKPOINT_KINDS, 0), "without_checkpoint": 0}
+    for row in await _run(_kinds_sql(site_id, start, end)):
+        key = row["kind"] if row["kind"] in by_kind else "without_checkpoint"
+        by_kind[key] += int(row["n"])
+
     durations: dict[str, list[float]] = {name: [] for name in DURATIONS}
     for row in await _run(_durations_sql(site_id, start, end)):
         for name in DURATIONS:
@@ -278,6 +295,7 @@ async def monthly_stats(
         "open": total - by_status.get("closed", 0),
         "by_department": departments,
         "by_source": by_source,
+        "by_kind": by_kind,
         "by_status": by_status,
         "on_time": {
             "dispatch": _tally(*tallies[0:3]),

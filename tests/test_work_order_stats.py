@@ -58,7 +58,7 @@ async def march(make_site):
     """A site with March 2026 worked out by hand (see the expected numbers in the tests).
 
     Tuesday 17 March is a holiday at this site."""
-    site = await make_site(0)
+    site = await make_site(1)  # one facility checkpoint
     other = await make_site(0)
     dept = await _departments()
     eng, sec, cln = dept["engineering"], dept["security"], dept["cleaning"]
@@ -72,6 +72,8 @@ async def march(make_site):
         eng,
         source="inspection",
         status="closed",
+        checkpoint=site.checkpoint_ids[0],
+        item_code="pressure",
         raised_at=at(3, 1, 0, 10),
         dispatched_at=at(3, 1, 0, 20),
         arranged_at=at(3, 1, 0, 50),
@@ -85,6 +87,8 @@ async def march(make_site):
         eng,
         source="inspection",
         status="closed",
+        checkpoint=site.checkpoint_ids[0],
+        item_code="pressure",
         raised_at=at(3, 2, 9),
         dispatched_at=at(3, 2, 10),
         arranged_at=at(3, 2, 11),
@@ -214,6 +218,13 @@ async def test_monthly_statistics(march, make_user, login):
         "closed": 3,
     }
     assert stats["by_source"] == {"inspection": 3, "manual": 4, "owner": 1}
+    assert stats["by_kind"] == {
+        "facility": 2,
+        "vacant_unit": 0,
+        "signage": 0,
+        "renovation": 0,
+        "without_checkpoint": 6,
+    }
     by_department = {d["department"]: d["count"] for d in stats["by_department"]}
     assert by_department == {"engineering": 5, "security": 1, "cleaning": 1, None: 1}
     assert stats["by_department"][0]["department"] == "engineering"
@@ -371,6 +382,8 @@ async def test_export_opens_in_excel_with_each_orders_steps(march, make_user, lo
     assert cell("o5", "接单时限") is None
     assert cell("o6", "接单") == "已超时"
     assert cell("o1", "关闭时间") == datetime(2026, 3, 2, 15, 0)
+    assert cell("o1", "检查点编号") == "A-1-T0"
+    assert cell("o1", "检查点") == "消火栓 0"
     assert cell("o1", "部门")
 
 

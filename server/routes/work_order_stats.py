@@ -36,6 +36,17 @@ class SourceCounts(msgspec.Struct):
     owner: int
 
 
+class KindCounts(msgspec.Struct):
+    """By the kind of checkpoint the order concerns (设施设备 / 空置房 / 标识 / 装修)."""
+
+    facility: int
+    vacant_unit: int
+    signage: int
+    renovation: int
+    #: Raised by hand or by an owner without a checkpoint.
+    without_checkpoint: int
+
+
 class StatusCounts(msgspec.Struct):
     raised: int
     dispatched: int
@@ -110,6 +121,7 @@ class WorkOrderStats(msgspec.Struct):
     open: int
     by_department: list[DepartmentCount]
     by_source: SourceCounts
+    by_kind: KindCounts
     by_status: StatusCounts
     on_time: OnTime
     durations: Durations
