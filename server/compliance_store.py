@@ -544,11 +544,9 @@ async def recompute_for_inspections(inspection_ids: list, now: datetime | None =
             for _, checkpoint_id, day in touched:
                 if day <= stored.materialised_through:
                     days_by_checkpoint[checkpoint_id].add(day)
-            # Checkpoints touched on the same days are evaluated together.
-            by_days: dict[tuple[date, date], list[int]] = defaultdict(list)
-            for checkpoint_id, days in days_by_checkpoint.items():
-                by_days[(min(days), max(days))].append(checkpoint_id)
-            for (day_from, day_to), checkpoint_ids in by_days.items():
+            # Checkpoints touched on nearby days are evaluated together (one fetch, one
+            # evaluation per group); only the touched rounds are written.
+            for day_from, day_to, checkpoint_ids in _groups(days_by_checkpoint):
 
                 def keep(result, days_by_checkpoint=days_by_checkpoint):
                     o = result.occurrence
@@ -559,6 +557,25 @@ async def recompute_for_inspections(inspection_ids: list, now: datetime | None =
                 )
                 rewritten += len(keys)
     return rewritten
+
+
+#: The longest day range one recompute group spans (fewer queries vs. more rounds evaluated).
+GROUP_SPAN = timedelta(days=7)
+
+
+def _groups(days_by_checkpoint: dict[int, set[date]]) -> list[tuple[date, date, list[int]]]:
+    """Checkpoints grouped so that each group's day range spans at most GROUP_SPAN (a
+    checkpoint's own range may be longer: it then forms a group of its own)."""
+    spans = sorted((min(days), max(days), cp) for cp, days in days_by_checkpoint.items() if days)
+    groups: list[tuple[date, date, list[int]]] = []
+    for lo, hi, cp in spans:
+        if groups:
+            g_lo, g_hi, members = groups[-1]
+            if max(g_hi, hi) - g_lo <= GROUP_SPAN:
+                groups[-1] = (g_lo, max(g_hi, hi), [*members, cp])
+                continue
+        groups.append((lo, hi, [cp]))
+    return groups
 
 
 async def after_sync(inspection_ids: list) -> None:
