@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 
 from openpyxl import Workbook
@@ -446,17 +445,19 @@ async def export_orders(
         rows = await WorkOrder.select(*_EXPORT_COLUMNS).where(WorkOrder.id.is_in(chunk))
         rows.sort(key=lambda r: (_as_utc(r["raised_at"]), r["id"]))
         returned = await _returned(rows)
-        lines = [_export_line(r, returned.get(r["id"]), calendar, now) for r in rows]
-        await asyncio.to_thread(_append_all, sheet, lines)
+        # Deadlines, states and cells are worked out in the worker thread too.
+        await asyncio.to_thread(_append_all, sheet, rows, returned, calendar, now)
     buffer = io.BytesIO()
     await asyncio.to_thread(workbook.save, buffer)
     name = f"work-orders-{site['code']}-{first_day.isoformat()}-{last_day.isoformat()}.xlsx"
     return buffer.getvalue(), name
 
 
-def _append_all(sheet, lines: Iterable[list]) -> None:
-    for line in lines:
-        sheet.append(line)
+def _append_all(
+    sheet, rows: list[dict], returned: dict[int, datetime], calendar: sla.WorkCalendar, now
+) -> None:
+    for row in rows:
+        sheet.append(_export_line(row, returned.get(row["id"]), calendar, now))
 
 
 async def _returned(rows: list[dict]) -> dict[int, datetime]:
