@@ -329,7 +329,7 @@ async def insert_plan(row: dict, checkpoint_ids: list[int], created_by: int | No
 
 async def _managed_plan(user: CurrentUser, plan_id: int) -> dict:
     row = (
-        await PatrolPlan.select(PatrolPlan.id, PatrolPlan.site)
+        await PatrolPlan.select(PatrolPlan.id, PatrolPlan.site, PatrolPlan.starts_on)
         .where(PatrolPlan.id == plan_id)
         .first()
     )
@@ -344,6 +344,8 @@ async def update_plan(user: CurrentUser, plan_id: int, data: PlanIn) -> None:
     existing = await _managed_plan(user, plan_id)
     if data.site != existing["site"]:
         raise _invalid("a plan cannot move to another site")
+    if data.starts_on is None:  # unchanged, not "from today"
+        data = msgspec.structs.replace(data, starts_on=existing["starts_on"])
     row, checkpoint_ids = await _checked(user, data, plan_id)
     async with write_transaction(PatrolPlan._meta.db):
         await PatrolPlan.update(
