@@ -442,3 +442,50 @@ async def test_the_demo_site_gets_the_patrol_plans_of_the_domain_once(app, setti
         # Each plan's rounds exist from its first day (daily ones: yesterday and today).
         if row["per"] == "day":
             assert await PlanOccurrence.count().where(PlanOccurrence.plan == row["id"]) > 0
+
+
+async def test_sync_succeeds_when_the_compliance_recompute_fails(
+    desk, make_user, login, settings, monkeypatch
+):
+    from server import compliance_store
+    from server.tables.plans import ComplianceBacklog
+
+    site, _, client = desk
+    await Checkpoint.update({Checkpoint.template: await _template()}).where(
+        Checkpoint.site == site.id
+    )
+    patrol = await make_user("patrol", sites=[site.id])
+    day = _today() - timedelta(days=1)
+    created = await client.post(
+        "/api/plans",
+        json=_body(
+            site, starts_on=day.isoformat(), selection={"checkpoints": site.checkpoint_ids[:1]}
+        ),
+    )
+    assert created.status_code == 201
+
+    async def broken(ids, now=None):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(compliance_store, "recompute_for_inspections", broken)
+    record = {
+        "id": str(uuid.uuid4()),
+        "checkpoint": "A-1-T0",
+        "site": site.id,
+        "version": 1,
+        "signature": sign(labels.label_secret(settings), site.code, "A-1-T0", 1),
+        "source": "scan",
+        "device_time": datetime.combine(day, time(10), tzinfo=SHANGHAI).isoformat(),
+        "items": [{"item": "ok", "result": "pass"}],
+    }
+    response = await (await login(patrol)).post("/api/sync", json={"records": [record]})
+    assert response.status_code == 200
+    assert response.json()["results"][0]["status"] == "accepted"
+    assert await ComplianceBacklog.exists().where(
+        ComplianceBacklog.inspection == uuid.UUID(record["id"])
+    )
+    monkeypatch.undo()
+    # The next read catches up.
+    params = {"site": site.id, "from": day.isoformat(), "to": day.isoformat()}
+    total = (await client.get("/api/compliance", params=params)).json()["total"]
+    assert (total["done"], total["missed"]) == (1, 0)
