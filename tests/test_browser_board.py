@@ -52,7 +52,7 @@ def login(page: Page, base_url: str, username: str, password: str) -> None:
 def desk(live_server):
     client = login_client(live_server.url, "dispatcher", live_server.demo_password)
     site = next(s for s in client.get("/api/me").json()["sites"] if s["code"] == "DEMO")
-    yield {"client": client, "site": site}
+    yield {"client": client, "site": site, "password": live_server.demo_password}
     client.close()
 
 
@@ -97,7 +97,29 @@ def orders(desk):
     )
     for order in overdue:
         assert order["overdue"] is True, order
-    return {"overdue": overdue, "engineering": engineering, "cleaning": cleaning, "owner": owner}
+    # And one taken all the way: accepted and reported by engineering, verified and closed.
+    closed = dispatch(desk, raise_order(desk, f"看板关闭{tag}"), "engineering")
+    worker = login_client(desk["client"].base_url, "engineering", desk["password"])
+    for client, step in (
+        (worker, "accept"),
+        (worker, "report"),
+        (desk["client"], "verify"),
+        (desk["client"], "close"),
+    ):
+        response = client.post(
+            f"/api/work-orders/{closed['id']}/{step}",
+            json={"note": "已更换读卡器", "client_id": str(uuid.uuid4())},
+        )
+        assert response.status_code == 200, response.text
+    worker.close()
+    assert response.json()["status"] == "closed"
+    return {
+        "overdue": overdue,
+        "engineering": engineering,
+        "cleaning": cleaning,
+        "owner": owner,
+        "closed": response.json(),
+    }
 
 
 @pytest.fixture
@@ -264,9 +286,9 @@ def orders_raised_between(desk: dict, first: date, last: date) -> set[int]:
         page += 1
 
 
-@pytest.mark.parametrize("size,name", [(DESK, "stats-1280"), (PHONE, "stats-390")])
+@pytest.mark.parametrize("size,shot", [(DESK, "stats-1280"), (PHONE, "stats-390")])
 def test_monthly_statistics_show_the_months_counts(
-    open_page, live_server, desk, orders, artifacts_dir, size, name
+    open_page, live_server, desk, orders, artifacts_dir, size, shot
 ):
     page = open_page(size)
     login(page, live_server.url, "dispatcher", live_server.demo_password)
@@ -296,9 +318,15 @@ def test_monthly_statistics_show_the_months_counts(
         expect(percent).to_have_text(
             "—" if tally["percent"] is None else f"{tally['percent']:.1f}%"
         )
+    assert stats["durations"]["close"]["count"] >= 1  # the closed one of `orders`
+    for step, duration in stats["durations"].items():
+        row = page.locator(f"[data-testid=stats-durations] tr[data-duration={step}]")
+        expect(row.locator("td").first).to_have_text(str(duration["count"]))
+        if duration["median_seconds"] is not None:
+            expect(row.locator("td").nth(1)).not_to_have_text("—")
     if size is PHONE:
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    page.screenshot(path=str(artifacts_dir / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(artifacts_dir / f"{shot}.png"), full_page=True)
 
     # The month before: another month's numbers, from the arrows.
     page.get_by_test_id("stats-prev").click()
