@@ -1,6 +1,7 @@
 """Monthly work-order statistics and the XLSX export, checked against a month worked out by hand."""
 
 import io
+import random
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -413,3 +414,103 @@ async def test_export_of_many_orders_is_complete(make_site, make_user, login):
     rows = list(load_workbook(io.BytesIO(response.content), read_only=True).active.values)
     assert len(rows) == 4501
     assert [r[6] for r in rows[1:]] == [f"工单 {i}" for i in range(4500)]
+
+
+async def test_statistics_agree_with_the_sla_clock_on_random_orders(make_site, make_user, login):
+    """The database's tallies against ``server/sla.py`` order by order (random orders of one
+    month, on a calendar with holidays and a make-up day)."""
+    from server import sla
+    from server.calendars import calendars_for
+
+    rng = random.Random(20260501)
+    site = await make_site(0)
+    eng = (await _departments())["engineering"]
+    holidays = [date(2026, 5, d) for d in (1, 4, 5)]
+    await SiteCalendarDay.insert(
+        *[SiteCalendarDay(site=site.id, day=d, kind="holiday", name="劳动节") for d in holidays],
+        SiteCalendarDay(site=site.id, day=date(2026, 5, 9), kind="workday", name="劳动节调休"),
+    )
+    statuses = ("raised", "dispatched", "arranged", "deferred", "reported", "verified", "closed")
+    orders = []
+    for _ in range(150):
+        raised = at(5, 1, 0) + timedelta(seconds=rng.randrange(31 * 86400))
+        status = rng.choice(statuses)
+        rank = statuses.index(status)
+        times = {"raised_at": raised}
+        if rank >= 1:
+            times["dispatched_at"] = raised + timedelta(seconds=rng.randrange(40 * 3600))
+        if rank >= 2:
+            times["arranged_at"] = times["dispatched_at"] + timedelta(
+                seconds=rng.randrange(4 * 3600)
+            )
+        deferred = status == "deferred" or (rank >= 4 and rng.random() < 0.4)
+        returned = None
+        if deferred:
+            times["deferred_at"] = times["arranged_at"] + timedelta(seconds=rng.randrange(6 * 3600))
+            if rank >= 4:
+                returned = times["deferred_at"] + timedelta(seconds=rng.randrange(5 * 86400))
+        if rank >= 4:
+            start = returned or times["arranged_at"]
+            times["reported_at"] = start + timedelta(seconds=rng.randrange(8 * 3600))
+        if rank >= 6:
+            times["closed_at"] = times["reported_at"] + timedelta(seconds=rng.randrange(86400))
+        order_id = await _order(
+            site.id, eng if rank else None, source="manual", status=status, **times
+        )
+        if returned is not None:
+            await _event(order_id, rng.choice(["resume", "report"]), returned, "arranged")
+        orders.append((status, times, returned))
+
+    calendar = (await calendars_for([site.id], "Asia/Shanghai"))[site.id]
+    now = datetime.now(UTC)
+    expected = {step: [0, 0, 0] for step in ("dispatch", "arrange", "report", "return")}
+    took = {"arrange": [], "report": [], "close": []}
+    open_in = {
+        "dispatch": {"raised"},
+        "arrange": {"dispatched"},
+        "report": {"dispatched", "arranged"},
+        "return": {"deferred"},
+    }
+    for status, times, returned in orders:
+        raised, dispatched = times["raised_at"], times.get("dispatched_at")
+        deferred, reported = times.get("deferred_at"), times.get("reported_at")
+        steps = [sla.Deadline("dispatch", raised + sla.DISPATCH_WITHIN, dispatched)]
+        if dispatched:
+            steps.append(
+                sla.Deadline("arrange", dispatched + sla.ARRANGE_WITHIN, times.get("arranged_at"))
+            )
+            report_done = min((t for t in (reported, deferred) if t), default=None)
+            steps.append(sla.Deadline("report", dispatched + sla.REPORT_WITHIN, report_done))
+        if deferred:
+            due = calendar.add_working_days(deferred, sla.DEFERRAL_WORKING_DAYS)
+            steps.append(sla.Deadline("return", due, returned))
+        for step in steps:
+            state = step.state(now)
+            if state == "on_time":
+                expected[step.step][0] += 1
+            elif state == "late":
+                expected[step.step][1] += 1
+            elif state == "overdue" and status in open_in[step.step]:
+                expected[step.step][2] += 1
+        if times.get("arranged_at"):
+            took["arrange"].append((times["arranged_at"] - dispatched).total_seconds())
+        if reported:
+            took["report"].append((reported - dispatched).total_seconds())
+        if times.get("closed_at"):
+            took["close"].append((times["closed_at"] - raised).total_seconds())
+
+    client = await login(await make_user("dispatcher", sites=[site.id]))
+    stats = (
+        await client.get("/api/work-orders/stats", params={"site": site.id, "month": "2026-05"})
+    ).json()
+    assert stats["total"] == len(orders)
+    for step, (on_time, late, overdue) in expected.items():
+        got = stats["on_time"][step]
+        assert (got["on_time"], got["late"], got["overdue"]) == (on_time, late, overdue), step
+    for name, values in took.items():
+        got = stats["durations"][name]
+        assert got["count"] == len(values)
+        assert got["median_seconds"] == pytest.approx(percentile(values, 0.5), abs=0.1)
+        assert got["p90_seconds"] == pytest.approx(percentile(values, 0.9), abs=0.1)
+    # The return step is really decided on this site's calendar (holidays in the month).
+    assert sum(expected["return"]) > 10
