@@ -14,23 +14,28 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from piccolo.engine.postgres import PostgresEngine
 
+from server import compliance_store
 from server.admin import admin_mount
 from server.db import bind_engine, enable_sqlite_wal, make_engine
 from server.errors import EXCEPTION_HANDLERS
 from server.escalation import run_periodically
 from server.guards import SessionAuthenticationMiddleware
 from server.routes.auth import AuthController
+from server.routes.calendars import CalendarController
 from server.routes.catalogue import CatalogueController
+from server.routes.compliance import ComplianceController
 from server.routes.health import healthz
 from server.routes.imports import ImportController
 from server.routes.inspections import InspectionController
 from server.routes.labels import LabelController
 from server.routes.photos import PhotoController
+from server.routes.plans import PlanController
 from server.routes.scan import ScanController
 from server.routes.sites import SiteController
 from server.routes.sync import SyncController
 from server.routes.users import UserController
 from server.routes.web import WEB_HANDLERS, static_routers
+from server.routes.work_order_stats import WorkOrderStatsController
 from server.routes.work_orders import WorkOrderController
 from server.settings import Settings
 
@@ -50,12 +55,19 @@ def create_app(settings: Settings) -> Litestar:
         escalation = asyncio.create_task(
             run_periodically(settings, settings.escalation_interval_seconds)
         )
+        # Patrol rounds: stored up to today, passed ones closed, a failed recompute retried.
+        compliance_upkeep = asyncio.create_task(
+            compliance_store.run_periodically(settings.escalation_interval_seconds)
+        )
         try:
             yield
         finally:
             escalation.cancel()
+            compliance_upkeep.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await escalation
+            with contextlib.suppress(asyncio.CancelledError):
+                await compliance_upkeep
             if isinstance(engine, PostgresEngine):
                 await engine.close_connection_pool()
 
@@ -72,6 +84,10 @@ def create_app(settings: Settings) -> Litestar:
             CatalogueController,
             InspectionController,
             WorkOrderController,
+            PlanController,
+            ComplianceController,
+            CalendarController,
+            WorkOrderStatsController,
             healthz,
             *WEB_HANDLERS,
             *static_routers(),

@@ -23,6 +23,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "too_many_attempts": ("尝试次数过多，请稍后再试", "Too many attempts, please try again later"),
     "forbidden": ("没有权限执行此操作", "You are not allowed to do this"),
     "not_found": ("找不到该内容", "Not found"),
+    "export_range_too_long": (
+        "导出的日期范围最多 366 天",
+        "An export covers at most 366 days",
+    ),
     "method_not_allowed": ("不支持该操作", "Method not allowed"),
     "payload_too_large": ("内容过大", "The request is too large"),
     "unsupported_media_type": ("不支持的文件类型", "Unsupported file type"),
@@ -100,6 +104,38 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "工单刚被他人更新，请刷新后再试",
         "Someone else just changed this order; refresh and try again",
     ),
+    "client_id_conflict": (
+        "该请求编号已用于另一项操作，已拒绝",
+        "This request id was already used for a different request",
+    ),
+    "owner_details_required": (
+        "请填写业主姓名和房号",
+        "Enter the owner's name and unit",
+    ),
+    "signature_or_absent_required": (
+        "请让业主签字，或选择“业主不在家”（二选一）",
+        "Capture the owner's signature or record 'owner not at home' (one of the two)",
+    ),
+    "satisfaction_required": (
+        "请选择业主满意度",
+        "Choose the owner's satisfaction",
+    ),
+    # Patrol plans and compliance
+    "invalid_plan": ("巡检计划设置有误", "The patrol plan is not valid"),
+    "plan_no_checkpoints": (
+        "所选范围内没有巡检点，请重新选择",
+        "The plan's selection holds no checkpoints",
+    ),
+    "invalid_range": (
+        "日期范围无效（开始不能晚于结束，最多 400 天）",
+        "The date range is not valid (from must not be after to; at most 400 days)",
+    ),
+    "not_missed": (
+        "该巡检任务不是漏检状态（可能已补录同步），无需确认",
+        "This round is not missed (a late sync may have completed it)",
+    ),
+    "already_acknowledged": ("该漏检已确认过", "This missed round is already acknowledged"),
+    "comment_required": ("请填写说明", "Please add a comment"),
     "database_unavailable": ("数据库不可用", "The database is not available"),
     "internal_error": ("服务器内部错误，请稍后再试", "Internal server error, please try again"),
 }

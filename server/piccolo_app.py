@@ -16,6 +16,8 @@ APP_CONFIG = AppConfig(
             "server.tables.checkpoints",
             "server.tables.inspections",
             "server.tables.work_orders",
+            "server.tables.plans",
+            "server.tables.calendars",
         ],
         exclude_imported=True,
     )

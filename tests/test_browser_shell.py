@@ -120,10 +120,7 @@ def test_login_home_language_logout(shell: Shell, page: Page, live_server, artif
     # Screens that exist are links; those that do not yet are shown disabled, never as dead links.
     expect(page.get_by_test_id("tile-scan")).to_have_attribute("href", "/app/scan")
     expect(page.get_by_test_id("tile-outbox")).to_have_attribute("href", "/app/outbox")
-    work_orders = page.get_by_test_id("tile-work-orders")
-    expect(work_orders).to_have_attribute("aria-disabled", "true")
-    expect(work_orders).to_contain_text("即将推出")
-    assert work_orders.evaluate("el => el.tagName") != "A"
+    expect(page.get_by_test_id("tile-work-orders")).to_have_attribute("href", "/app/work-orders")
     # Managers' tiles are hidden from a patrol.
     for hidden in ("tile-coverage", "tile-labels", "tile-admin"):
         expect(page.get_by_test_id(hidden)).to_have_count(0)
@@ -136,7 +133,7 @@ def test_login_home_language_logout(shell: Shell, page: Page, live_server, artif
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.get_by_test_id("home-greeting")).to_have_text(f"Hello, {me['display_name']}")
     expect(page.get_by_test_id("home-role")).to_contain_text("Patrol officer")
-    expect(page.get_by_test_id("tile-work-orders")).to_contain_text("Coming soon")
+    expect(page.get_by_test_id("tile-work-orders")).to_contain_text("Work orders")
     expect(page.get_by_test_id("logout")).to_have_text("Log out")
     page.reload()
     expect(page.get_by_test_id("home-greeting")).to_have_text(f"Hello, {me['display_name']}")

@@ -62,12 +62,26 @@ MATRIX = [
     ("POST", "/api/work-orders/{order}/report", None, DEPARTMENT),
     ("POST", "/api/work-orders/{order}/defer", "reason", DEPARTMENT),
     ("POST", "/api/work-orders/{order}/resume", None, DEPARTMENT),
-    ("POST", "/api/work-orders/{order}/sign-off", None, DEPARTMENT),
+    ("POST", "/api/work-orders/{order}/sign-off", "sign-off", DEPARTMENT),
     ("POST", "/api/work-orders/{order}/verify", None, DESK),
     ("POST", "/api/work-orders/{order}/reject", "reason", DESK),
     ("POST", "/api/work-orders/{order}/close", None, DESK),
-    ("POST", "/api/work-orders/{order}/follow-up", None, DESK),
+    ("POST", "/api/work-orders/{order}/follow-up", "follow-up", DESK),
     ("POST", "/api/work-orders/{order}/comment", "reason", EVERYONE),
+    ("GET", "/api/plans", None, EVERYONE),
+    ("POST", "/api/plans", "plan", {"manager", "admin"}),
+    # A plan anyone on the site may do: every member reads it.
+    ("GET", "/api/plans/{plan}", None, EVERYONE),
+    ("PUT", "/api/plans/{plan}", "plan", {"manager", "admin"}),
+    ("DELETE", "/api/plans/{plan}", None, {"manager", "admin"}),
+    ("GET", "/api/compliance", "compliance", EVERYONE),
+    ("GET", "/api/compliance/missed", "compliance", EVERYONE),
+    ("POST", "/api/compliance/missed/{missed}/acknowledge", "acknowledge", {"manager", "admin"}),
+    ("GET", "/api/sites/{site}/calendar", None, EVERYONE),
+    ("PUT", "/api/sites/{site}/calendar/{day}", "calendar-day", {"manager", "admin"}),
+    ("DELETE", "/api/sites/{site}/calendar/{day}", None, {"manager", "admin"}),
+    ("GET", "/api/work-orders/stats", "stats", DESK),
+    ("GET", "/api/work-orders/export.xlsx", "export", DESK),
     ("POST", "/api/auth/logout", None, EVERYONE),
 ]
 
@@ -128,6 +142,30 @@ def _body(kind, role, site=None, settings=None):
         return {"json": {"department": "security"}}
     if kind == "reason":
         return {"json": {"note": "原因"}}
+    if kind == "calendar-day":
+        return {"json": {"kind": "holiday", "name": "国庆节"}}
+    if kind == "stats" and site is not None:
+        return {"params": {"site": site.id, "month": "2026-11"}}
+    if kind == "export" and site is not None:
+        return {"params": {"site": site.id, "from": "2026-11-01", "to": "2026-11-30"}}
+    if kind == "plan" and site is not None:
+        return {
+            "json": {
+                "site": site.id,
+                "name": f"{role} 的计划",
+                "per": "day",
+                "times": 2,
+                "selection": {"checkpoints": site.checkpoint_ids[:2]},
+            }
+        }
+    if kind == "compliance" and site is not None:
+        return {"params": {"site": site.id}}
+    if kind == "acknowledge":
+        return {"json": {"comment": "已知悉"}}
+    if kind == "sign-off":
+        return {"json": {"owner_absent": True}}
+    if kind == "follow-up":
+        return {"json": {"satisfaction": "satisfied"}}
     if kind == "new-user":
         return {
             "json": {"username": f"made-by-{role}", "password": "longenough1", "role": "patrol"}
@@ -189,6 +227,45 @@ async def _a_work_order(site_id: int, status: str) -> int:
     return rows[0]["id"]
 
 
+async def _a_plan(site_id: int, checkpoint_id: int, days_ago: int = 0) -> int:
+    """A daily plan at one checkpoint that anyone on the site may do, its rounds stored."""
+    from datetime import UTC, datetime, timedelta
+
+    from server import compliance_store
+    from server.tables.plans import PatrolPlan, PlanCheckpoint
+
+    now = datetime.now(UTC)
+    rows = await PatrolPlan.insert(
+        PatrolPlan(
+            site=site_id,
+            name="测试计划",
+            per="day",
+            times=1,
+            starts_on=(now - timedelta(days=days_ago)).date(),
+            timezone="Asia/Shanghai",
+            created_at=now,
+            updated_at=now,
+        )
+    ).returning(PatrolPlan.id)
+    plan_id = rows[0]["id"]
+    await PlanCheckpoint.insert(PlanCheckpoint(plan=plan_id, checkpoint=checkpoint_id))
+    await compliance_store.rebuild_plan(plan_id)
+    return plan_id
+
+
+async def _a_missed_round(site_id: int, checkpoint_id: int) -> int:
+    """A round missed two days ago."""
+    from server.tables.plans import PlanOccurrence
+
+    plan_id = await _a_plan(site_id, checkpoint_id, days_ago=3)
+    row = (
+        await PlanOccurrence.select(PlanOccurrence.id)
+        .where((PlanOccurrence.plan == plan_id) & (PlanOccurrence.status == "missed"))
+        .first()
+    )
+    return row["id"]
+
+
 def test_matrix_covers_every_api_route(settings):
     from server.app import create_app
 
@@ -207,6 +284,9 @@ def test_matrix_covers_every_api_route(settings):
                 .replace("{sha256:str}", "{photo}")
                 .replace("{inspection_id:str}", "{inspection}")
                 .replace("{order_id:int}", "{order}")
+                .replace("{day:str}", "{day}")
+                .replace("{plan_id:int}", "{plan}")
+                .replace("{occurrence_id:int}", "{missed}")
             )
             routes.add((method, path))
     assert routes == declared
@@ -235,6 +315,13 @@ async def test_role_matrix(role, make_site, make_user, login, settings):
             order=await _a_work_order(
                 site.id, STEP_FROM.get(template.rsplit("/", 1)[-1], "dispatched")
             ),
+            day="2026-10-01",
+            plan=await _a_plan(site.id, site.checkpoint_ids[0]) if "{plan}" in template else 0,
+            missed=(
+                await _a_missed_round(site.id, site.checkpoint_ids[0])
+                if "{missed}" in template
+                else 0
+            ),
         )
         response = await client.request(method, path, **_body(body, role, site, settings))
         if role in allowed:
@@ -256,6 +343,9 @@ async def test_anonymous_gets_401_everywhere(make_site, make_client):
             inspection="00000000-0000-4000-8000-000000000000",
             photo="0" * 64,
             order=1,
+            day="2026-10-01",
+            plan=1,
+            missed=1,
         )
         response = await client.request(method, path, **_body(body, "anon"))
         assert response.status_code == 401, (method, path)

@@ -10,6 +10,11 @@ import * as loginPage from "./pages/login.js";
 import * as outboxPage from "./pages/outbox.js";
 import * as labelsPage from "./pages/labels.js";
 import * as scanPage from "./pages/scan.js";
+import * as raisePage from "./pages/raise.js";
+import * as workOrdersPage from "./pages/work_orders.js";
+import * as boardPage from "./pages/board.js";
+import * as calendarPage from "./pages/calendar.js";
+import * as statsPage from "./pages/stats.js";
 import { countUnsynced } from "./store.js";
 import { startSync, stopSync, unsyncedCount } from "./sync.js";
 
@@ -47,6 +52,18 @@ const ROUTES = [
     title: () => t("labels.title") },
   { name: "outbox", pattern: /^\/app\/outbox\/?$/, auth: true, render: outboxPage.render,
     title: () => t("outbox.title") },
+  { name: "board", pattern: /^\/app\/board\/?$/, auth: true, render: boardPage.render,
+    title: () => t("board.title") },
+  { name: "stats", pattern: /^\/app\/work-orders\/stats\/?$/, auth: true, render: statsPage.render,
+    title: () => t("stats.title") },
+  { name: "calendar", pattern: /^\/app\/calendar\/?$/, auth: true, render: calendarPage.render,
+    title: () => t("calendar.title") },
+  { name: "work-orders", pattern: /^\/app\/work-orders\/?$/, auth: true, render: workOrdersPage.renderQueue,
+    title: () => t("wo.title") },
+  { name: "raise", pattern: /^\/app\/work-orders\/new\/?$/, auth: true, render: raisePage.render,
+    title: () => t("raise.title") },
+  { name: "work-order", pattern: /^\/app\/work-orders\/(?<id>\d+)\/?$/, auth: true,
+    render: workOrdersPage.renderDetail, title: () => t("wo.title") },
   { name: "checkpoint", pattern: /^\/c\/(?<code>[^/]+)\/?$/, auth: true, render: checkPage.render,
     title: () => t("checkpoint.title") },
 ];

@@ -9,7 +9,7 @@
 //   shell; /static/ and /vendor/ → cache first; /api/ → not touched (network only; the page
 //   handles offline itself). Everything else goes to the network as if there were no worker.
 
-const VERSION = "5";
+const VERSION = "6";
 const PREFIX = "xunjian-shell-";
 const CACHE = `${PREFIX}v${VERSION}`;
 
@@ -34,6 +34,12 @@ const SHELL = [
   "/static/store.js",
   "/static/sync.js",
   "/static/pages/outbox.js",
+  "/static/pages/work_orders.js",
+  "/static/pages/raise.js",
+  "/static/signature.js",
+  "/static/pages/board.js",
+  "/static/pages/calendar.js",
+  "/static/pages/stats.js",
   "/vendor/idb/build/index.js",
   "/vendor/jsqr/dist/jsQR.js",
   "/static/icons/icon-192.png",

@@ -16,6 +16,9 @@ const ICONS = {
   work_orders: '<rect x="5" y="4" width="14" height="17" rx="1"/><path d="M9 4V3h6v1M9 10h6M9 14h6M9 18h4"/>',
   coverage: '<path d="M9 4 3 6v14l6-2 6 2 6-2V4l-6 2-6-2zM9 4v14M15 6v14"/>',
   labels: '<path d="M3 12V4h8l10 10-8 8L3 12z"/><circle cx="7.5" cy="8.5" r="1.5"/>',
+  board: '<rect x="3" y="4" width="18" height="16" rx="1"/><path d="M9 4v16M15 4v16M5 8h2M11 8h2M17 8h2M11 12h2"/>',
+  stats: '<path d="M4 20V4M4 20h16"/><path d="M8 16v-4M12 16V8M16 16v-6"/>',
+  calendar: '<rect x="3" y="5" width="18" height="16" rx="1"/><path d="M3 10h18M8 3v4M16 3v4M8 14h2M14 14h2M8 17h2"/>',
   admin: '<circle cx="12" cy="12" r="3"/><path d="M12 2v3M12 19v3M4.2 4.2l2.1 2.1M17.7 17.7l2.1 2.1M2 12h3M19 12h3M4.2 19.8l2.1-2.1M17.7 6.3l2.1-2.1"/>',
 };
 
@@ -24,6 +27,10 @@ const TILES = [
   { id: "outbox", key: "tile.outbox", href: "/app/outbox", roles: EVERYONE },
   { id: "work-orders", icon: "work_orders", key: "tile.work_orders", href: "/app/work-orders",
     roles: EVERYONE },
+  { id: "board", key: "tile.board", href: "/app/board", roles: ["dispatcher", "manager", "admin"] },
+  { id: "stats", key: "tile.stats", href: "/app/work-orders/stats",
+    roles: ["dispatcher", "manager", "admin"] },
+  { id: "calendar", key: "tile.calendar", href: "/app/calendar", roles: ["manager", "admin"] },
   { id: "coverage", key: "tile.coverage", href: "/app/coverage", roles: ["manager", "admin"] },
   { id: "labels", key: "tile.labels", href: "/app/labels", roles: ["manager", "admin"] },
   // The back office is served by the server itself, outside this app: an ordinary link.
