@@ -34,7 +34,6 @@ floor, status).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections import defaultdict
@@ -661,13 +660,11 @@ async def bring_up_to_date(site_id: int | None = None, now: datetime | None = No
 
 
 async def run_periodically(interval_seconds: float) -> None:
-    """The app's background task: keep every site's results current."""
-    while True:
-        try:
-            await bring_up_to_date()
-        except Exception:
-            log.exception("compliance upkeep failed")
-        await asyncio.sleep(interval_seconds)
+    """The app's background task: keep every site's results current, in the one worker leading
+    the job (server/leader.py)."""
+    from server import leader
+
+    await leader.run_periodically("compliance-upkeep", interval_seconds, bring_up_to_date)
 
 
 # --- reports -----------------------------------------------------------------------------------
@@ -835,3 +832,38 @@ async def missed_rounds(
         offset,
     )
     return count[0]["n"], rows
+
+
+async def person_day(
+    site_id: int, day: date, timezone: str, person: int, only: int | None = None
+) -> tuple[dict[int, int], list[dict]]:
+    """A person's checks of one local day at the site, in the order they were made (device
+    time), with where each checkpoint is; and how many checks each person made that day
+    (only ``only``'s count when given: people who may not see the others)."""
+    zone = ZoneInfo(timezone)
+    lo = datetime.combine(day, time(0), zone).astimezone(UTC)
+    hi = datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
+    base = (
+        "FROM inspection i JOIN checkpoint c ON c.id = i.checkpoint "
+        "WHERE c.site = {} AND i.device_time >= {} AND i.device_time < {}"
+    )
+    counts = await PatrolPlan.raw(
+        f"SELECT i.inspector AS inspector, COUNT(*) AS n {base} GROUP BY i.inspector",
+        site_id,
+        lo,
+        hi,
+    )
+    people = {
+        row["inspector"]: row["n"] for row in counts if only is None or row["inspector"] == only
+    }
+    checks = await PatrolPlan.raw(
+        "SELECT i.id AS id, i.device_time AS device_time, i.received_at AS received_at, "
+        "i.source AS source, c.id AS checkpoint, c.code AS code, c.name AS name, "
+        f"c.building AS building, c.floor AS floor {base} AND i.inspector = {{}} "
+        "ORDER BY i.device_time, i.received_at, i.id",
+        site_id,
+        lo,
+        hi,
+        person,
+    )
+    return people, checks

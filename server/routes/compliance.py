@@ -23,7 +23,7 @@ from server.errors import ApiError
 from server.guards import MANAGERS
 from server.routes.params import ObjectId
 from server.sites import visible_site
-from server.tables.accounts import User
+from server.tables.accounts import SiteMembership, User
 from server.tables.checkpoints import Checkpoint
 from server.tables.plans import MissedAcknowledgement, PatrolPlan, PlanOccurrence
 from server.tables.sites import Building, Floor
@@ -113,6 +113,38 @@ class MissedPage(msgspec.Struct):
     page: int
     page_size: int
     items: list[MissedRound]
+
+
+class RouteCheck(msgspec.Struct):
+    #: The inspection's id.
+    id: str
+    #: When the phone says the check was made, and when the server stored it (UTC).
+    device_time: datetime
+    received_at: datetime
+    #: scan = QR label read; manual = typed code (unverified).
+    source: str
+    checkpoint: CheckpointRef
+    building: Ref | None
+    floor: Ref | None
+    #: floor's signed level (-1 = B1), null outside buildings.
+    level: int | None
+
+
+class RoutePerson(Ref):
+    #: Checks this person made on the day at the site.
+    checks: int = 0
+
+
+class PersonRoute(msgspec.Struct):
+    site: int
+    day: date
+    timezone: str
+    #: Whose route this is.
+    user: Ref
+    #: Everyone who checked at the site that day (desk roles), else only the caller.
+    people: list[RoutePerson]
+    #: The person's checks of the day, in the order they were made (device time).
+    checks: list[RouteCheck]
 
 
 class AcknowledgeIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -302,6 +334,63 @@ class ComplianceController(Controller):
             total=total, page=page, page_size=page_size, items=await _missed_views(rows)
         )
 
+    @get("/route")
+    async def route(
+        self,
+        request: Request,
+        site: FromQuery[ObjectId],
+        day: FromQuery[date | None] = None,
+        user_id: Annotated[ObjectId | None, QueryParameter(name="user")] = None,
+    ) -> PersonRoute:
+        """One person's checks of a local day at the site, in the order they were made, with
+        checkpoint, building and floor (default: my own, today). Desk roles read anyone's;
+        everyone else only their own (403 otherwise)."""
+        user: CurrentUser = request.user
+        row = await visible_site(user, site)
+        timezone = row.get("timezone") or "Asia/Shanghai"
+        day = day or compliance_store.today_in(timezone, datetime.now(UTC))
+        person = user.id if user_id is None else user_id
+        desk = user.role in plans.DESK_ROLES
+        if person != user.id and not desk:
+            raise ApiError(403, "forbidden")
+        people, checks = await compliance_store.person_day(
+            site, day, timezone, person, None if desk else user.id
+        )
+        names = await _names(User, [person, *people], User.display_name, User.username)
+        if person not in names:
+            raise ApiError(404, "not_found")
+        if person != user.id and person not in people and not await _member(person, site):
+            raise ApiError(404, "not_found")
+        floors = await _names(Floor, [c["floor"] for c in checks], Floor.name, Floor.level)
+        buildings = await _names(Building, [c["building"] for c in checks], Building.name)
+        return PersonRoute(
+            site=site,
+            day=day,
+            timezone=timezone,
+            user=Ref(person, _person_name(names.get(person))),
+            people=[
+                RoutePerson(id=k, name=_person_name(names.get(k)), checks=n)
+                for k, n in sorted(people.items(), key=lambda kv: _person_name(names.get(kv[0])))
+            ],
+            checks=[
+                RouteCheck(
+                    id=str(c["id"]),
+                    device_time=compliance_store._utc(c["device_time"]),
+                    received_at=compliance_store._utc(c["received_at"]),
+                    source=c["source"],
+                    checkpoint=CheckpointRef(c["checkpoint"], c["code"], c["name"]),
+                    building=None
+                    if c["building"] not in buildings
+                    else Ref(c["building"], buildings[c["building"]]["name"]),
+                    floor=None
+                    if c["floor"] not in floors
+                    else Ref(c["floor"], floors[c["floor"]]["name"]),
+                    level=floors.get(c["floor"], {}).get("level"),
+                )
+                for c in checks
+            ],
+        )
+
     @post("/missed/{occurrence_id:int}/acknowledge", guards=[MANAGERS], status_code=200)
     async def acknowledge(
         self, request: Request, occurrence_id: ObjectId, data: JSONBody[AcknowledgeIn]
@@ -339,6 +428,12 @@ class ComplianceController(Controller):
             row["site"], None, None, occurrence=occurrence_id, limit=1
         )
         return (await _missed_views(rows))[0]
+
+
+async def _member(user_id: int, site_id: int) -> bool:
+    return await SiteMembership.exists().where(
+        (SiteMembership.user == user_id) & (SiteMembership.site == site_id)
+    )
 
 
 async def _missed_views(rows: list[dict]) -> list[MissedRound]:
