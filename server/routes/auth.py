@@ -92,7 +92,9 @@ class AuthController(Controller):
             max_age=settings.session_days * 86400,
             httponly=True,
             samesite="lax",
-            secure=settings.secure_cookies,
+            # Secure whenever the phone reached us over HTTPS (directly, or through a trusted
+            # proxy whose X-Forwarded-Proto uvicorn applied to the scheme).
+            secure=settings.secure_cookies or request.url.scheme == "https",
             path="/",
         )
         return Response(await describe(user), cookies=[cookie])
