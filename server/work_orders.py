@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 
 from asyncpg.exceptions import UniqueViolationError
 from piccolo.query import OrderByRaw
+from piccolo.query.functions.aggregate import Count
 
 from server import sla
 from server.auth import CurrentUser
@@ -168,12 +169,12 @@ _COLUMNS = (
     WorkOrder.owner_signed,
     WorkOrder.followed_up,
     WorkOrder.due_at,
+    WorkOrder.owner_unit,
 )
 
 # What the detail adds to the board's columns.
 _DETAIL_COLUMNS = (
     WorkOrder.owner_name,
-    WorkOrder.owner_unit,
     WorkOrder.owner_phone,
     WorkOrder.signature,
     WorkOrder.owner_absent,
@@ -282,6 +283,7 @@ def _summary(
         "due_at": next_due.astimezone(UTC) if next_due else None,
         "overdue": any(d.state(now) == "overdue" for d in running),
         "escalation_level": row["escalation_level"],
+        "owner_unit": row["owner_unit"] or None,
         "assignee": (
             {"id": row["assignee_id"], "display_name": row["assignee_name"]}
             if row["assignee_id"] is not None
@@ -301,8 +303,9 @@ def _due_order(query):
     )
 
 
-async def list_work_orders(
+def _board_filter(
     user: CurrentUser,
+    now: datetime,
     *,
     site: int | None = None,
     status: str | None = None,
@@ -312,24 +315,8 @@ async def list_work_orders(
     source: str | None = None,
     open_: bool | None = None,
     assignee: str | None = None,
-    sort: str = "newest",
-    page: int = 1,
-    page_size: int = PAGE_SIZE,
-    default_timezone: str = "Asia/Shanghai",
-    now: datetime | None = None,
-) -> dict:
-    """Orders of my sites, one page, filtered and sorted in SQL on the stored ``due_at``.
-
-    ``sort``: ``newest`` (raised last first, the default); ``deadline`` (soonest deadline first,
-    orders with nothing due last: the department queue); ``overdue`` (the board: overdue orders
-    first, most overdue first, then the rest by deadline; since an overdue order's deadline is
-    before every other's this is the deadline order). ``department`` is a department code;
-    ``assignee="me"`` narrows to orders I accepted; ``open_`` to open (not closed) orders
-    (False: closed ones).
-    """
-    if sort not in SORTS:
-        raise ApiError(400, "invalid_request", detail=[{"field": "sort", "message": "unknown"}])
-    now = now or datetime.now(UTC)
+):
+    """The WHERE clause of the board's filters within what ``user`` may see (None: no clause)."""
     where = _scope(user)
 
     def narrow(clause):
@@ -364,6 +351,51 @@ async def list_work_orders(
     elif overdue is False:
         narrow(WorkOrder.due_at.is_null() | (WorkOrder.due_at >= now))
 
+    return where
+
+
+async def list_work_orders(
+    user: CurrentUser,
+    *,
+    site: int | None = None,
+    status: str | None = None,
+    department: str | None = None,
+    checkpoint: int | None = None,
+    overdue: bool | None = None,
+    source: str | None = None,
+    open_: bool | None = None,
+    assignee: str | None = None,
+    sort: str = "newest",
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+    default_timezone: str = "Asia/Shanghai",
+    now: datetime | None = None,
+) -> dict:
+    """Orders of my sites, one page, filtered and sorted in SQL on the stored ``due_at``.
+
+    ``sort``: ``newest`` (raised last first, the default); ``deadline`` (soonest deadline first,
+    orders with nothing due last: the department queue); ``overdue`` (the board: overdue orders
+    first, most overdue first, then the rest by deadline; since an overdue order's deadline is
+    before every other's this is the deadline order). ``department`` is a department code;
+    ``assignee="me"`` narrows to orders I accepted; ``open_`` to open (not closed) orders
+    (False: closed ones).
+    """
+    if sort not in SORTS:
+        raise ApiError(400, "invalid_request", detail=[{"field": "sort", "message": "unknown"}])
+    now = now or datetime.now(UTC)
+    where = _board_filter(
+        user,
+        now,
+        site=site,
+        status=status,
+        department=department,
+        checkpoint=checkpoint,
+        overdue=overdue,
+        source=source,
+        open_=open_,
+        assignee=assignee,
+    )
+
     query = WorkOrder.select(*_COLUMNS)
     if where is not None:
         query = query.where(where)
@@ -383,6 +415,55 @@ async def list_work_orders(
         calendar = _calendar(calendars, r, default_timezone)
         items.append(_summary(r, deadlines_of(r, returned.get(r["id"]), calendar), now, calendar))
     return {"total": total, "page": page, "page_size": page_size, "items": items}
+
+
+async def count_work_orders(
+    user: CurrentUser,
+    *,
+    site: int | None = None,
+    status: str | None = None,
+    department: str | None = None,
+    checkpoint: int | None = None,
+    overdue: bool | None = None,
+    source: str | None = None,
+    open_: bool | None = None,
+    assignee: str | None = None,
+    now: datetime | None = None,
+) -> dict:
+    """The board's counts in one answer (three grouped queries): ``total`` under every filter,
+    ``overdue`` under every filter plus overdue, ``by_status`` under every filter but the status
+    ones (status, open), ``by_department`` under every filter but the department — so each count
+    says how many orders that filter chip would show."""
+    now = now or datetime.now(UTC)
+    filters = dict(
+        site=site,
+        status=status,
+        department=department,
+        checkpoint=checkpoint,
+        overdue=overdue,
+        source=source,
+        open_=open_,
+        assignee=assignee,
+    )
+
+    def where(**changes):
+        return _board_filter(user, now, **{**filters, **changes})
+
+    async def grouped(column, clause) -> dict[str, int]:
+        query = WorkOrder.select(column.as_alias("key"), Count().as_alias("n")).group_by(column)
+        rows = await (query.where(clause) if clause is not None else query)
+        return {r["key"]: r["n"] for r in rows if r["key"] is not None}
+
+    async def counted(clause) -> int:
+        query = WorkOrder.count()
+        return await (query.where(clause) if clause is not None else query)
+
+    return {
+        "total": await counted(where()),
+        "overdue": await counted(where(overdue=True)),
+        "by_status": await grouped(WorkOrder.status, where(status=None, open_=None)),
+        "by_department": await grouped(WorkOrder.department.code, where(department=None)),
+    }
 
 
 async def _visible_row(user: CurrentUser, order_id: int, *columns) -> dict:

@@ -374,6 +374,64 @@ async def test_overdue_filter(crew):
     assert by_checkpoint["total"] == 3
 
 
+async def test_board_counts_match_what_each_filter_lists(crew):
+    """Each count says how many orders that chip's filter lists (one request for the board)."""
+    from server.tables.work_orders import WorkOrder
+    from server.work_orders import refresh_due
+
+    site, users, c = crew
+    photo = await _upload(c["patrol"])
+    late = await _failed_check_order(site, users["patrol"].id, photo, item="C-LATE")
+    dispatched = await _failed_check_order(site, users["patrol"].id, photo, item="C-DISP")
+    closed = await _failed_check_order(site, users["patrol"].id, photo, item="C-DONE")
+    owner = await c["dispatcher"].post(
+        "/api/work-orders",
+        json={"site": site.id, "description": "卫生间漏水", "source": "owner",
+              "owner_name": "王女士", "owner_unit": "2-1203", "owner_phone": "13800001234"},
+    )
+    assert owner.status_code == 201, owner.text
+    await WorkOrder.update({WorkOrder.raised_at: datetime.now(UTC) - timedelta(hours=30)}).where(
+        WorkOrder.id == late
+    )
+    await WorkOrder.update({WorkOrder.status: "closed"}).where(WorkOrder.id == closed)
+    await refresh_due(site.id)
+    await _step(c["dispatcher"], dispatched, "dispatch", department="engineering")
+
+    async def listed(**params) -> int:
+        page = await c["dispatcher"].get("/api/work-orders", params={"site": site.id, **params})
+        assert page.status_code == 200, page.text
+        return page.json()["total"]
+
+    async def counts(**params) -> dict:
+        answer = await c["dispatcher"].get(
+            "/api/work-orders/counts", params={"site": site.id, **params}
+        )
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    everything = await counts(open=True)
+    assert everything["total"] == await listed(open=True) == 3
+    assert everything["overdue"] == await listed(open=True, overdue=True) == 1
+    for status in ("raised", "dispatched", "closed"):
+        assert everything["by_status"].get(status, 0) == await listed(status=status)
+    assert everything["by_status"]["closed"] == 1  # status chips ignore the open filter
+    # Open engineering orders (the closed one is not open; the owner's order is undispatched).
+    assert everything["by_department"] == {"engineering": 2}
+    narrowed = await counts(open=True, department="engineering", overdue=True)
+    assert narrowed["total"] == 1
+    assert narrowed["by_status"] == {"raised": 1}
+    assert narrowed["by_department"] == {"engineering": 1}
+    assert (await counts(source="owner"))["total"] == 1
+    # The owner's unit is where an owner's order is on the board.
+    board = (await c["dispatcher"].get("/api/work-orders", params={"source": "owner"})).json()
+    assert board["items"][0]["owner_unit"] == "2-1203"
+    assert board["items"][0]["checkpoint"] is None
+    # Another site's counts are not disclosed.
+    assert (
+        await c["dispatcher"].get("/api/work-orders/counts", params={"site": site.id + 10_000})
+    ).status_code == 404
+
+
 async def test_escalation_on_the_working_day_clock_is_idempotent(crew, settings):
     from server.escalation import escalate_due
     from server.tables.sites import Site

@@ -4,8 +4,8 @@
 // a reload (or a link sent to a colleague) shows the same board. On a desk it is a dense table; on
 // a phone the same rows are cards (styles.css, "Desk: board, stats, calendar").
 //
-// The counts are the list's own totals (page_size=1) for each chip under the other filters, so a
-// chip always says how many rows tapping it will show.
+// The counts come from GET /api/work-orders/counts in one request: each chip counts under the other
+// filters, so it always says how many rows tapping it will show.
 
 import { api, NetworkError } from "../api.js";
 import { h } from "../dom.js";
@@ -316,11 +316,6 @@ export function render(ctx) {
   }
 
   // -- counts ----------------------------------------------------------------------------------
-  async function countOf(f) {
-    const page = await api(`/api/work-orders?${listQuery(f, { page_size: 1 })}`);
-    return page.total;
-  }
-
   function chip(testid, label, count, pressed, onclick, tone = "") {
     return h("button", { type: "button", class: `board-chip${tone ? ` board-chip-${tone}` : ""}`,
       "aria-pressed": pressed ? "true" : "false", "data-testid": testid, onclick },
@@ -331,14 +326,13 @@ export function render(ctx) {
   async function loadCounts() {
     // The status chips count under every filter but the status one (open orders only, unless
     // closed orders were asked for), the department chips under every filter but the department.
-    const statusBase = { ...filters, status: "" };
     const shownStatuses = filters.status === "closed" || filters.status === "all" ? STATUSES : OPEN_STATUSES;
-    const deptBase = { ...filters, department: "" };
-    const [byStatus, byDept, overdue] = await Promise.all([
-      Promise.all(shownStatuses.map((s) => countOf({ ...statusBase, status: s }))),
-      Promise.all(DEPARTMENTS.map((d) => countOf({ ...deptBase, department: d }))),
-      countOf({ ...filters, overdue: true }),
-    ]);
+    const query = listQuery(filters);
+    query.delete("sort");
+    const counts = await api(`/api/work-orders/counts?${query}`);
+    const byStatus = shownStatuses.map((s) => counts.by_status[s] || 0);
+    const byDept = DEPARTMENTS.map((d) => counts.by_department[d] || 0);
+    const overdue = counts.overdue;
     chips.replaceChildren(
       h("div", { class: "board-chip-row" },
         h("span", { class: "label board-chip-heading" }, t("board.by_status")),
@@ -375,7 +369,7 @@ export function render(ctx) {
     }
     const place = item.checkpoint
       ? [item.checkpoint.name, item.checkpoint.code].filter(Boolean).join(" · ")
-      : t("board.no_place");
+      : item.owner_unit || t("board.no_place");
     const level = Math.min(item.escalation_level || 0, 2);
     return h("li", { class: "board-item", "data-testid": "board-row", "data-id": String(item.id),
       "data-status": item.status, "data-department": item.department || "", "data-source": item.source,
