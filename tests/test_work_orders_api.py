@@ -386,8 +386,14 @@ async def test_board_counts_match_what_each_filter_lists(crew):
     closed = await _failed_check_order(site, users["patrol"].id, photo, item="C-DONE")
     owner = await c["dispatcher"].post(
         "/api/work-orders",
-        json={"site": site.id, "description": "卫生间漏水", "source": "owner",
-              "owner_name": "王女士", "owner_unit": "2-1203", "owner_phone": "13800001234"},
+        json={
+            "site": site.id,
+            "description": "卫生间漏水",
+            "source": "owner",
+            "owner_name": "王女士",
+            "owner_unit": "2-1203",
+            "owner_phone": "13800001234",
+        },
     )
     assert owner.status_code == 201, owner.text
     await WorkOrder.update({WorkOrder.raised_at: datetime.now(UTC) - timedelta(hours=30)}).where(
