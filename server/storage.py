@@ -23,6 +23,11 @@ _swept: set[Path] = set()
 _KEY = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64}(_t)?\.jpg$")
 
 
+def valid_key(key: str) -> bool:
+    """Whether ``key`` is a photo key (``ab/cd/<sha256>.jpg`` or ``..._t.jpg``)."""
+    return bool(_KEY.match(key))
+
+
 def photo_key(sha256: str) -> str:
     return f"{sha256[:2]}/{sha256[2:4]}/{sha256}.jpg"
 
@@ -112,5 +117,9 @@ class LocalPhotoStore:
 
 
 def store_for(settings) -> PhotoStore:
-    """The store the settings describe (only local disk for now)."""
+    """The store the settings describe: a bucket (XUNJIAN_S3_BUCKET) or ``<data dir>/photos``."""
+    if getattr(settings, "s3_bucket", ""):
+        from server.storage_s3 import store_from_settings
+
+        return store_from_settings(settings)
     return LocalPhotoStore(Path(settings.data_dir) / "photos")
