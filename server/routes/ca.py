@@ -113,8 +113,7 @@ def render_page(request: Request, certificate) -> str:
     e = html.escape
     body = f"""
 <h1>安装巡检根证书 <span class="en">Install the Xunjian certificate</span></h1>
-<p>手机的相机和离线功能只能在安全连接（HTTPS）下使用。每部手机只需安装一次本服务器的根证书，
-之后打开巡检不会再有安全警告。</p>
+<p>手机的相机和离线功能只能在安全连接（HTTPS）下使用。每部手机只需安装一次本服务器的根证书，之后打开巡检不会再有安全警告。</p>
 <p class="en">A phone's camera and offline mode need a secure (HTTPS) connection. Install this
 server's certificate once on each phone; after that the app opens without a warning.</p>
 
@@ -141,15 +140,13 @@ when installing; it must match exactly):</span></p>
 <ol>
 <li>点上面的按钮，保存文件 <code>{CA_FILE_NAME}</code>。<br>
 <span class="en">Tap the button above and keep the file {CA_FILE_NAME}.</span></li>
-<li>打开 <span class="path">设置 → 安全 → 加密与凭据 → 安装证书 → CA 证书</span>。
-各品牌的菜单名略有不同，可在设置里搜索"证书"。<br>
+<li>打开 <span class="path">设置 → 安全 → 加密与凭据 → 安装证书 → CA 证书</span>。各品牌的菜单名略有不同，可在设置里搜索"证书"。<br>
 <span class="en">Open Settings → Security → Encryption &amp; credentials → Install a certificate →
 CA certificate. Makers name the menus a little differently: search Settings for
 "certificate".</span></li>
 <li>点"仍然安装"，选择下载的 <code>{CA_FILE_NAME}</code>，按提示输入锁屏密码。<br>
 <span class="en">Tap "Install anyway", pick {CA_FILE_NAME} and confirm with the screen lock.</span></li>
-<li>在 <span class="path">加密与凭据 → 受信任的凭据 → 用户</span> 中能看到"{e(common_name)}"，
-点开核对 SHA-256 指纹。<br>
+<li>在 <span class="path">加密与凭据 → 受信任的凭据 → 用户</span> 中能看到"{e(common_name)}"，点开核对 SHA-256 指纹。<br>
 <span class="en">It is listed under Trusted credentials → User; open it to compare the SHA-256
 fingerprint.</span></li>
 <li>用 Chrome 打开巡检的 https:// 地址，地址栏不再有警告即完成。<br>
@@ -166,8 +163,7 @@ fingerprint.</span></li>
 <li>打开 <span class="path">设置 → 已下载描述文件 → 安装</span>，输入密码，再点"安装"。<br>
 <span class="en">Open Settings → Profile Downloaded → Install, enter the passcode, tap Install
 again.</span></li>
-<li>打开 <span class="path">设置 → 通用 → 关于本机 → 证书信任设置</span>，
-为"{e(common_name)}"<b>打开完全信任</b>，点"继续"。<br>
+<li>打开 <span class="path">设置 → 通用 → 关于本机 → 证书信任设置</span>，为"{e(common_name)}"<b>打开完全信任</b>，点"继续"。<br>
 <span class="en">Open Settings → General → About → Certificate Trust Settings and turn on full
 trust for "{e(common_name)}". Without this step Safari still warns.</span></li>
 <li>用 Safari 打开巡检的 https:// 地址，不再有警告即完成。<br>
