@@ -127,25 +127,28 @@ async def _escalate(
 
 
 async def run_periodically(settings: Settings, interval_seconds: float) -> None:
-    """Escalate every ``interval_seconds`` until cancelled (the app's lifespan owns the task).
-    A failed run is logged and the next one tries again. First, orders stored before their
-    deadline was (``due_at``) get one."""
-    try:
-        filled = await backfill_due(settings.timezone)
-        if filled:
-            log.info("stored the deadline of %s open work orders", filled)
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("could not store the deadlines of older work orders")
-    while True:
-        await asyncio.sleep(interval_seconds)
-        try:
-            await escalate_due(datetime.now(UTC), settings)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("escalation run failed; retrying in %s s", interval_seconds)
+    """Escalate every ``interval_seconds`` until cancelled (the app's lifespan owns the task), in
+    the one worker leading the job (server/leader.py). A failed run is logged and the next one
+    tries again. First, orders stored before their deadline was (``due_at``) get one."""
+    from server import leader
+
+    backfilled = False
+
+    async def tick() -> None:
+        nonlocal backfilled
+        if not backfilled:
+            backfilled = True
+            try:
+                filled = await backfill_due(settings.timezone)
+                if filled:
+                    log.info("stored the deadline of %s open work orders", filled)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("could not store the deadlines of older work orders")
+        await escalate_due(datetime.now(UTC), settings)
+
+    await leader.run_periodically("escalation", interval_seconds, tick)
 
 
 __all__ = ["escalate_due", "level_dues", "run_periodically"]

@@ -19,7 +19,7 @@ async def test_openapi_schema_lists_the_api(make_client):
 async def test_healthz_queries_the_database(make_client):
     response = await make_client().get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "storage": "ok"}
 
 
 async def test_shell_and_service_worker_are_served_without_login(make_client):
