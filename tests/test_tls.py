@@ -314,3 +314,26 @@ async def test_forwarded_headers_only_from_trusted_proxies(
     )
     addresses = {row["username"]: row["address"] for row in rows}
     assert addresses == {wrong: "203.0.113.7", ignored: "127.0.0.1"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings
+
+
+def test_tls_and_proxy_settings(tmp_path):
+    from server.settings import Settings, SettingsError
+
+    base = {"XUNJIAN_DATA_DIR": str(tmp_path), "XUNJIAN_SECRET_KEY": "k" * 32}
+    plain = Settings.from_env(base)
+    assert not plain.tls and plain.trusted_proxies == () and plain.base_url.startswith("http://")
+    on = Settings.from_env({**base, "XUNJIAN_TLS": "true", "XUNJIAN_PORT": "8443"})
+    assert on.tls and on.base_url == "https://localhost:8443"
+    proxies = Settings.from_env({**base, "XUNJIAN_TRUSTED_PROXIES": " 127.0.0.1, 10.0.0.0/24 ,"})
+    assert proxies.trusted_proxies == ("127.0.0.1/32", "10.0.0.0/24")
+    for bad in (
+        {"XUNJIAN_TRUSTED_PROXIES": "proxy.lan"},
+        {"XUNJIAN_TLS_CERT": str(tmp_path / "cert.pem")},  # a certificate without its key
+        {"XUNJIAN_TLS": "sometimes"},
+    ):
+        with pytest.raises(SettingsError):
+            Settings.from_env({**base, **bad})
