@@ -39,7 +39,7 @@ STATES = ("on_time", "late", "missed", "pending", "not_planned")
 _KEY_SHA = re.compile(r"([0-9a-f]{64})\.jpg$")
 
 # The schematic's drawing size (SVG user units); positions are fractions of it.
-SVG_W, SVG_H = 1000, 500
+SVG_W, SVG_H = 1000, 700
 
 
 def sha_of(key: str | None) -> str | None:
@@ -413,18 +413,18 @@ async def schematic_svg(user: CurrentUser, floor_id: int, with_checkpoints: bool
         # corridor
         f'<rect x="{0.02 * SVG_W:.0f}" y="{0.38 * SVG_H:.0f}" width="{0.96 * SVG_W:.0f}" '
         f'height="{0.24 * SVG_H:.0f}" fill="#eef1f5" stroke="#c5ccd5" stroke-width="2"/>',
-        _text(0.05 * SVG_W, 0.2 * SVG_H, "西侧楼梯"),
-        _text(0.95 * SVG_W, 0.2 * SVG_H, "东侧楼梯"),
-        _text(0.5 * SVG_W, 0.5 * SVG_H, "走道 · 电梯厅", 20, "#5d6b7b"),
+        _text(0.062 * SVG_W, 0.2 * SVG_H, "西侧楼梯", 28),
+        _text(0.938 * SVG_W, 0.2 * SVG_H, "东侧楼梯", 28),
+        _text(0.5 * SVG_W, 0.5 * SVG_H, "走道 · 电梯厅", 28, "#5d6b7b"),
     ]
     for number, (x, y, w, h) in boxes.items():
         parts.append(
             f'<rect x="{x * SVG_W + 3:.1f}" y="{y * SVG_H:.1f}" width="{w * SVG_W - 6:.1f}" '
             f'height="{h * SVG_H:.1f}" fill="#f7f9fb" stroke="#5d6b7b" stroke-width="2" rx="6"/>'
         )
-        parts.append(_text((x + w / 2) * SVG_W, (y + h / 2) * SVG_H, number, 24, "#0d1620"))
+        parts.append(_text((x + w / 2) * SVG_W, (y + h / 2) * SVG_H, number, 44, "#0d1620"))
     if not boxes:
-        parts.append(_text(0.5 * SVG_W, 0.2 * SVG_H, "本层无房号", 20))
+        parts.append(_text(0.5 * SVG_W, 0.2 * SVG_H, "本层无房号", 28))
     if with_checkpoints:
         checkpoints = await _floor_checkpoints(floor_id)
         spots = default_spots(checkpoints, units)
@@ -435,6 +435,6 @@ async def schematic_svg(user: CurrentUser, floor_id: int, with_checkpoints: bool
                 f'<circle cx="{x * SVG_W:.1f}" cy="{y * SVG_H:.1f}" r="8" fill="#0b5cad">'
                 f"<title>{escape(cp['code'] + ' ' + cp['name'])}</title></circle>"
             )
-    parts.append(_text(0.5 * SVG_W, SVG_H - 14, title, 16))
+    parts.append(_text(0.5 * SVG_W, SVG_H - 22, title, 26))
     parts.append("</svg>")
     return "\n".join(parts)
