@@ -337,5 +337,44 @@ def test_coverage_map_matches_the_api_and_missed_rounds_are_acknowledged(
     minutes = [int(m) for m in long_gaps.evaluate_all("els => els.map(e => e.dataset.minutes)")]
     assert 47 in minutes  # two minutes after the last check of the first floor, plus 45
     expect(page.get_by_test_id("route-person")).to_have_value(str(day.patrol_me["id"]))
+    long_gaps.first.scroll_into_view_if_needed()
+    page.evaluate("window.scrollBy(0, -300)")
     page.screenshot(path=str(artifacts_dir / "route-390.png"))
+    context.close()
+
+
+def test_morning_opens_yesterday_and_today_refreshes_itself(day, live_server, browser):
+    """Opened in the morning with no period chosen, the map shows yesterday; in the afternoon,
+    today, live: it asks the server again every minute without being touched."""
+    today = datetime.now(SITE_TZ).date()
+    context = browser.new_context(**PHONE)
+    context.clock.install(time=datetime.combine(today, time(8, 0), SITE_TZ))
+    page = context.new_page()
+    login(page, live_server.url, "manager", day.password)
+    page.goto(f"{live_server.url}/app/coverage")
+    expect(page.get_by_test_id("cov-period-yesterday")).to_have_attribute("aria-pressed", "true")
+    m, d = day.day.month, day.day.day
+    expect(page.get_by_test_id("cov-range")).to_have_text(f"{m}月{d}日")
+    assert "period=yesterday" in page.url
+    assert_map_matches_api(page, day)
+
+    context.clock.set_system_time(datetime.combine(today, time(14, 0), SITE_TZ))
+    page.goto(f"{live_server.url}/app/coverage")
+    expect(page.get_by_test_id("cov-period-today")).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_test_id("cov-range")).to_contain_text("实时")
+    expect(page.get_by_test_id("cov-map")).to_have_attribute("aria-busy", "false")
+    floors = {row["key"]: row for row in day.report("floor", today)["rows"]}
+    shown = page.eval_on_selector_all(
+        ".cov-cell", "els => els.map(e => [e.dataset.floor, e.dataset.state])"
+    )
+    for floor, state in shown:
+        assert state == cell_state(floors.get(int(floor) if floor else None)), floor
+    with page.expect_request(
+        lambda r: (
+            "/api/compliance?" in r.url
+            and "group_by=floor" in r.url
+            and f"from={today.isoformat()}" in r.url
+        )
+    ):
+        context.clock.fast_forward(61_000)
     context.close()
