@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -202,6 +203,61 @@ class S3PhotoStore:
         if _check_limiter is None:
             _check_limiter = anyio.CapacityLimiter(2)
         await anyio.to_thread.run_sync(self.check_sync, limiter=_check_limiter)
+
+
+@dataclass
+class CopyReport:
+    copied: int = 0
+    already: int = 0
+    mismatched: list[str] = field(default_factory=list)
+
+
+def _object_sha256(store: S3PhotoStore, key: str) -> str:
+    digest = hashlib.sha256()
+    with store.open(key) as body:
+        while chunk := body.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _copy_one(store: S3PhotoStore, root: Path, key: str) -> tuple[str, bool]:
+    """("copied" | "already", verified) for one local file."""
+    size, _, sha = file_digests(root / key)
+    outcome = "already"
+    head = store.head(key)
+    if head is None:
+        store.upload(key, root / key)
+        outcome = "copied"
+        head = store.head(key)
+    if head is None or head.get("ContentLength") != size:
+        return outcome, False
+    stored = (head.get("Metadata") or {}).get(SHA256_META) or _object_sha256(store, key)
+    return outcome, stored == sha
+
+
+def copy_local_photos(root: Path, store: S3PhotoStore, threads: int = 8) -> CopyReport:
+    """Copy every photo file under ``root`` into the bucket, once, and check each object's hash.
+
+    Idempotent: objects already there are not written again, only verified (their SHA-256 from the
+    metadata the store writes, or from their bytes). Local files are left in place.
+    """
+    keys = sorted(
+        key
+        for key in (p.relative_to(root).as_posix() for p in root.rglob("*.jpg") if p.is_file())
+        if valid_key(key)
+    )
+    report = CopyReport()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for key, (outcome, verified) in zip(
+            keys, pool.map(lambda k: _copy_one(store, root, k), keys), strict=True
+        ):
+            if outcome == "copied":
+                report.copied += 1
+            else:
+                report.already += 1
+            if not verified:
+                report.mismatched.append(key)
+    return report
 
 
 @functools.lru_cache(maxsize=8)

@@ -68,11 +68,11 @@ def bucket(s3_endpoint) -> str:
     return name
 
 
-@pytest.fixture
-def s3_settings(settings, s3_endpoint, bucket, tmp_path):
+@pytest.fixture(scope="module")
+def s3_settings(settings, s3_endpoint, bucket, tmp_path_factory):
     return replace(
         settings,
-        data_dir=tmp_path,
+        data_dir=tmp_path_factory.mktemp("s3-data"),
         s3_bucket=bucket,
         s3_url=s3_endpoint,
         s3_region=REGION,
@@ -83,8 +83,8 @@ def s3_settings(settings, s3_endpoint, bucket, tmp_path):
     )
 
 
-@pytest.fixture
-async def s3_app(app, s3_settings):
+@pytest.fixture(scope="module")
+def s3_app(app, s3_settings):
     """A second app on the session's database (its engine is bound by the session app's lifespan)."""
     return create_app(s3_settings)
 
@@ -286,3 +286,61 @@ def test_put_file_is_idempotent_and_consumes_the_work_file(s3_endpoint, bucket, 
 
     with pytest.raises(ValueError):
         store.object_key("../../etc/passwd")
+
+
+def test_photos_to_s3_copies_once_and_verifies(s3_endpoint, bucket, tmp_path, monkeypatch, capsys):
+    from server import cli
+    from server.storage import LocalPhotoStore
+
+    local = LocalPhotoStore(tmp_path / "photos")
+    files: dict[str, bytes] = {}
+    for n in range(3):
+        digest = sha(f"photo {n} {uuid.uuid4()}".encode())
+        for key in (photo_key(digest), thumb_key(digest)):
+            work = local.work_dir() / f"w{n}.jpg"
+            files[key] = f"bytes of {key}".encode()
+            work.write_bytes(files[key])
+            local.put_file(key, work)
+    (local.work_dir() / "upload-half.part").write_bytes(b"an upload in flight")
+    prefix = f"migrated-{uuid.uuid4().hex[:8]}"
+    for name, value in {
+        "XUNJIAN_DATA_DIR": str(tmp_path),
+        "XUNJIAN_SECRET_KEY": "test",
+        "XUNJIAN_S3_BUCKET": bucket,
+        "XUNJIAN_S3_URL": s3_endpoint,
+        "XUNJIAN_S3_REGION": REGION,
+        "XUNJIAN_S3_ACCESS_KEY": ACCESS,
+        "XUNJIAN_S3_SECRET_KEY": SECRET,
+        "XUNJIAN_S3_PREFIX": prefix,
+        "XUNJIAN_S3_PATH_STYLE": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    assert cli.main(["photos-to-s3"]) == 0
+    assert "copied 6, already in the bucket 0, hash mismatches 0" in capsys.readouterr().out
+    store = S3PhotoStore(
+        S3Config(bucket, s3_endpoint, REGION, ACCESS, SECRET, prefix=prefix, path_style=True),
+        tmp_path / "unused",
+    )
+    assert {k.removeprefix(f"{prefix}/") for k in objects(store) if k.startswith(prefix)} == set(
+        files
+    )
+    for key, data in files.items():
+        with store.open(key) as body:
+            assert body.read() == data
+    assert all((tmp_path / "photos" / key).exists() for key in files)  # local files kept
+
+    assert cli.main(["photos-to-s3"]) == 0
+    assert "copied 0, already in the bucket 6, hash mismatches 0" in capsys.readouterr().out
+
+    # Objects written by someone else (no hash in the metadata) are checked by their bytes: the
+    # same bytes pass, different bytes of the same length are reported.
+    damaged, rewritten = list(files)[:2]
+    store.client.put_object(Bucket=bucket, Key=store.object_key(rewritten), Body=files[rewritten])
+    assert cli.main(["photos-to-s3"]) == 0
+    assert "already in the bucket 6, hash mismatches 0" in capsys.readouterr().out
+    store.client.put_object(Bucket=bucket, Key=store.object_key(damaged), Body=files[damaged][::-1])
+    assert cli.main(["photos-to-s3"]) == 1
+    captured = capsys.readouterr()
+    assert "hash mismatches 1" in captured.out and damaged in captured.err
+    assert SECRET not in captured.out + captured.err
