@@ -211,6 +211,35 @@ def test_floor_view_on_the_phone(live_server, browser, artifacts_dir):
     )
     assert after["placed"] is True
     assert abs(after["x"] - 0.3) < 0.02 and abs(after["y"] - 0.8) < 0.02, after
+
+    # The same with a finger (real touch events): another dot to 70 % / 20 %.
+    # (a dot not covered by a neighbour: a finger takes the one on top)
+    on_top = page.evaluate(
+        """() => [...document.querySelectorAll('.floor-dot')].filter((d) => {
+             const r = d.getBoundingClientRect();
+             const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+             return hit && hit.closest('.floor-dot') === d;
+           }).map((d) => Number(d.dataset.id))"""
+    )
+    touched = next(cp for cp in view["checkpoints"] if cp["id"] in on_top and cp != moved)
+    start = page.get_by_test_id(f"floor-dot-{touched['code']}").bounding_box()
+    plan_box = page.get_by_test_id("floor-plan").bounding_box()
+    cdp = context.new_cdp_session(page)
+    x0, y0 = start["x"] + start["width"] / 2, start["y"] + start["height"] / 2
+    x1 = plan_box["x"] + 0.7 * plan_box["width"]
+    y1 = plan_box["y"] + 0.2 * plan_box["height"]
+    cdp.send(
+        "Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x0, "y": y0}]}
+    )
+    for i in range(1, 9):
+        point = {"x": x0 + (x1 - x0) * i / 8, "y": y0 + (y1 - y0) * i / 8}
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    expect(page.get_by_test_id("floor-status")).to_have_text(f"位置已保存：{touched['name']}")
+    after = next(
+        cp for cp in floor_view(manager, floor_id, day)["checkpoints"] if cp["id"] == touched["id"]
+    )
+    assert abs(after["x"] - 0.7) < 0.02 and abs(after["y"] - 0.2) < 0.02, after
     page.get_by_test_id("floor-adjust").click()
     page.reload()
     expect(page.get_by_test_id("floor-plan")).to_have_attribute("data-kind", "image")
