@@ -102,13 +102,14 @@ def log_config(log_format: str = "text", level: str = "info") -> dict:
 def litestar_logging_config():
     """Litestar's own logging, left to the set-up above: it must not install its root handler
     (which would replace uvicorn's format in every worker that builds its app after uvicorn has
-    set logging up); its "litestar" logger (unhandled exceptions, always logged) propagates to
-    the root's handler instead."""
+    set logging up); its "litestar" logger propagates to the root's handler instead. Exceptions
+    are logged by the app's own handlers (server/errors.py: 500s with their traceback), not again
+    here (Litestar would log every 401 and 404 with a traceback)."""
     from litestar.logging.config import LoggingConfig
 
     return LoggingConfig(
         configure_root_logger=False,
-        log_exceptions="always",
+        log_exceptions="never",
         loggers={"litestar": {"level": "INFO", "handlers": [], "propagate": True}},
     )
 
