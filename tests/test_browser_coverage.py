@@ -340,6 +340,13 @@ def test_coverage_map_matches_the_api_and_missed_rounds_are_acknowledged(
     long_gaps.first.scroll_into_view_if_needed()
     page.evaluate("window.scrollBy(0, -300)")
     page.screenshot(path=str(artifacts_dir / "route-390.png"))
+
+    # Back on the map, a floor opens the floor view.
+    page.go_back()
+    page.get_by_test_id(f"cov-cell-{used['late']}").click()
+    page.get_by_test_id("cov-floor-link").click()
+    expect(page.locator("main")).to_have_attribute("data-screen", "floor")
+    assert page.url.endswith(f"/app/floors/{used['late']}")
     context.close()
 
 
