@@ -222,6 +222,7 @@ def test_the_manager_reads_the_inspectors_day_prints_it_and_exports_it(
         cells = row.locator("td").all_inner_texts()
         assert cells[7] == str(mine["checks"]) and cells[8] == str(mine["failed_checks"])
         assert mine["checks"] >= 3 and mine["failed_checks"] >= 1
+        page.screenshot(path=str(artifacts_dir / "records-month-1280.png"), full_page=True)
         expect(page.get_by_test_id("records-export")).to_have_attribute(
             "href",
             f"/api/patrol-records/monthly.xlsx?site={d['site']['id']}&month={month}&by=person",
