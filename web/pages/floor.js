@@ -295,7 +295,9 @@ export function render(ctx) {
     caption.textContent = view.plan ? t("floor.tap_hint") : `${t("floor.schematic")} · ${t("floor.tap_hint")}`;
     for (const old of plan.querySelectorAll(".floor-dot")) old.remove();
     const byState = {};
-    for (const cp of view.checkpoints) {
+    // The states that need attention are drawn last, so a missed dot is never under a grey one.
+    const drawOrder = [...view.checkpoints].sort((a, b) => ORDER.indexOf(b.state) - ORDER.indexOf(a.state));
+    for (const cp of drawOrder) {
       plan.append(makeDot(cp));
       byState[cp.state] = (byState[cp.state] || 0) + 1;
     }
