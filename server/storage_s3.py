@@ -28,10 +28,12 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import ipaddress
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import urlsplit
 
 import anyio
 import anyio.to_thread
@@ -53,7 +55,7 @@ class S3Config:
     access_key: str | None = None
     secret_key: str | None = field(default=None, repr=False)
     prefix: str = "photos"
-    path_style: bool = False
+    path_style: bool | None = None  # None: path style for an IP address or localhost only
 
     @classmethod
     def from_settings(cls, settings) -> S3Config:
@@ -66,6 +68,26 @@ class S3Config:
             prefix=settings.s3_prefix,
             path_style=settings.s3_path_style,
         )
+
+
+def uses_path_style(config: S3Config) -> bool:
+    """``<url>/<bucket>/key`` or ``<bucket>.<host>/key``.
+
+    botocore's own "auto" picks path style for every custom endpoint, which Aliyun OSS refuses
+    (SecondLevelDomainForbidden); a bucket name cannot go in front of an IP address, though.
+    """
+    if config.path_style is not None:
+        return config.path_style
+    if not config.endpoint_url:
+        return False
+    host = urlsplit(config.endpoint_url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def make_client(config: S3Config):
@@ -83,7 +105,7 @@ def make_client(config: S3Config):
         endpoint_url=config.endpoint_url,
         config=Config(
             signature_version="s3v4",
-            s3={"addressing_style": "path" if config.path_style else "auto"},
+            s3={"addressing_style": "path" if uses_path_style(config) else "virtual"},
             retries={"max_attempts": 5, "mode": "standard"},
             connect_timeout=5,
             read_timeout=60,

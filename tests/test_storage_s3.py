@@ -344,3 +344,47 @@ def test_photos_to_s3_copies_once_and_verifies(s3_endpoint, bucket, tmp_path, mo
     captured = capsys.readouterr()
     assert "hash mismatches 1" in captured.out and damaged in captured.err
     assert SECRET not in captured.out + captured.err
+
+
+@pytest.mark.parametrize(
+    ("url", "setting", "path_style"),
+    [
+        ("http://127.0.0.1:9000", "auto", True),
+        ("http://localhost:9000", "", True),
+        ("http://minio:9000", "true", True),
+        ("https://oss-cn-hangzhou.aliyuncs.com", "auto", False),
+        ("https://cos.ap-shanghai.myqcloud.com", "false", False),
+        ("", "auto", False),
+    ],
+)
+def test_bucket_addressing(tmp_path, url, setting, path_style):
+    from server.settings import Settings
+    from server.storage_s3 import uses_path_style
+
+    env = {"XUNJIAN_DATA_DIR": str(tmp_path), "XUNJIAN_SECRET_KEY": "k", "XUNJIAN_S3_BUCKET": "b-1"}
+    env |= {"XUNJIAN_S3_ACCESS_KEY": ACCESS, "XUNJIAN_S3_SECRET_KEY": SECRET}
+    settings = Settings.from_env({**env, "XUNJIAN_S3_URL": url, "XUNJIAN_S3_PATH_STYLE": setting})
+    config = S3Config.from_settings(settings)
+    assert uses_path_style(config) is path_style
+    url = make_client(config).generate_presigned_url(
+        "get_object", Params={"Bucket": "b-1", "Key": "photos/x.jpg"}, ExpiresIn=60
+    )
+    assert ("/b-1/photos/x.jpg?" in url) is path_style
+    assert ("://b-1." in url) is not path_style
+
+
+def test_s3_settings_are_checked(tmp_path):
+    from server.settings import Settings, SettingsError
+
+    env = {"XUNJIAN_DATA_DIR": str(tmp_path), "XUNJIAN_SECRET_KEY": "k", "XUNJIAN_S3_BUCKET": "b-1"}
+    for bad in (
+        {"XUNJIAN_S3_URL": "minio:9000"},
+        {"XUNJIAN_S3_BUCKET": "Not_A_Bucket"},
+        {"XUNJIAN_S3_ACCESS_KEY": "only-the-id"},
+        {"XUNJIAN_S3_PATH_STYLE": "sometimes"},
+    ):
+        with pytest.raises(SettingsError):
+            Settings.from_env({**env, **bad})
+    settings = Settings.from_env({**env, "XUNJIAN_S3_PREFIX": "/estate-1/photos/"})
+    assert settings.s3_prefix == "estate-1/photos" and settings.s3_region == "us-east-1"
+    assert settings.s3_path_style is None
