@@ -384,4 +384,26 @@ def test_morning_opens_yesterday_and_today_refreshes_itself(day, live_server, br
         )
     ):
         context.clock.fast_forward(61_000)
+
+    # A chosen range: yesterday to yesterday is yesterday's map, and the link keeps it.
+    page.get_by_test_id("cov-period-custom").click()
+    page.get_by_test_id("cov-from").fill(day.day.isoformat())
+    page.get_by_test_id("cov-to").fill(day.day.isoformat())
+    page.get_by_test_id("cov-apply").click()
+    expect(page.get_by_test_id("cov-range")).to_have_text(f"{m}月{d}日")
+    assert f"from={day.day.isoformat()}&to={day.day.isoformat()}" in page.url
+    assert_map_matches_api(page, day)
+    context.close()
+
+    # The dispatcher reads the same map and the missed rounds, but acknowledging is the manager's.
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    login(page, live_server.url, "dispatcher", day.password)
+    page.goto(f"{live_server.url}/app/home")
+    page.get_by_test_id("tile-coverage").click()
+    page.get_by_test_id("cov-period-yesterday").click()
+    assert_map_matches_api(page, day)
+    page.get_by_test_id(f"cov-cell-{day.floors_used['untouched']}").click()
+    expect(page.locator(".cov-missed-item").first).to_be_visible()
+    expect(page.get_by_test_id("cov-ack-open")).to_have_count(0)
     context.close()
