@@ -388,3 +388,13 @@ def test_s3_settings_are_checked(tmp_path):
     settings = Settings.from_env({**env, "XUNJIAN_S3_PREFIX": "/estate-1/photos/"})
     assert settings.s3_prefix == "estate-1/photos" and settings.s3_region == "us-east-1"
     assert settings.s3_path_style is None
+
+
+async def test_healthz_checks_the_bucket(s3_app, s3_settings):
+    missing = create_app(replace(s3_settings, s3_bucket=f"missing-{uuid.uuid4().hex[:8]}"))
+    for application, status, storage in ((s3_app, 200, "ok"), (missing, 503, "unavailable")):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            response = await client.get("/healthz")
+        assert response.status_code == status, response.text
+        assert response.json()["storage"] == storage
