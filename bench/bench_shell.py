@@ -66,7 +66,9 @@ def main() -> None:
     decoder_gz = sum(r[3] for r in rows if r[1] == "decoder")
     print("| shell part | files | raw KB | gzipped KB |")
     print("|---|---:|---:|---:|")
-    print(f"| JS, CSS, HTML (budgeted) | {len(code)} | {code_raw / 1024:.1f} | {code_gz / 1024:.1f} |")
+    print(
+        f"| JS, CSS, HTML (budgeted) | {len(code)} | {code_raw / 1024:.1f} | {code_gz / 1024:.1f} |"
+    )
     print(
         f"| QR decoder (not budgeted) | {sum(1 for r in rows if r[1] == 'decoder')} | "
         f"{sum(r[2] for r in rows if r[1] == 'decoder') / 1024:.1f} | {decoder_gz / 1024:.1f} |"
@@ -82,9 +84,12 @@ def main() -> None:
         f"({code_gz / BUDGET_BYTES:.0%} of it)."
     )
     print()
-    print("Largest budgeted files (gzipped KB): " + ", ".join(
-        f"`{url}` {gz / 1024:.1f}" for url, _, _, gz in sorted(code, key=lambda r: -r[3])[:5]
-    ))
+    print(
+        "Largest budgeted files (gzipped KB): "
+        + ", ".join(
+            f"`{url}` {gz / 1024:.1f}" for url, _, _, gz in sorted(code, key=lambda r: -r[3])[:5]
+        )
+    )
     if code_gz > BUDGET_BYTES:
         sys.exit(f"shell is {code_gz} bytes gzipped, over the {BUDGET_BYTES} byte budget")
 

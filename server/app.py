@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,20 +12,23 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from piccolo.engine.postgres import PostgresEngine
 
-from server import compliance_store
 from server.admin import admin_mount
 from server.db import bind_engine, enable_sqlite_wal, make_engine
 from server.errors import EXCEPTION_HANDLERS
-from server.escalation import run_periodically
 from server.guards import SessionAuthenticationMiddleware
+from server.leader import background_jobs
+from server.logging_setup import litestar_logging_config, request_id_middleware
 from server.routes.auth import AuthController
+from server.routes.ca import CA_HANDLERS
 from server.routes.calendars import CalendarController
 from server.routes.catalogue import CatalogueController
 from server.routes.compliance import ComplianceController
+from server.routes.floor_plans import FloorPlanController
 from server.routes.health import healthz
 from server.routes.imports import ImportController
 from server.routes.inspections import InspectionController
 from server.routes.labels import LabelController
+from server.routes.patrol_records import PatrolRecordController
 from server.routes.photos import PhotoController
 from server.routes.plans import PlanController
 from server.routes.scan import ScanController
@@ -51,23 +52,11 @@ def create_app(settings: Settings) -> Litestar:
             await engine.start_connection_pool(min_size=1, max_size=10)
         await engine.run_ddl("SELECT 1")
         await enable_sqlite_wal(engine)
-        # Work orders deferred and not back in time escalate by themselves (no external cron).
-        escalation = asyncio.create_task(
-            run_periodically(settings, settings.escalation_interval_seconds)
-        )
-        # Patrol rounds: stored up to today, passed ones closed, a failed recompute retried.
-        compliance_upkeep = asyncio.create_task(
-            compliance_store.run_periodically(settings.escalation_interval_seconds)
-        )
+        # Escalation, compliance upkeep and retention purges: each run by one worker at a time.
         try:
-            yield
+            async with background_jobs(settings):
+                yield
         finally:
-            escalation.cancel()
-            compliance_upkeep.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await escalation
-            with contextlib.suppress(asyncio.CancelledError):
-                await compliance_upkeep
             if isinstance(engine, PostgresEngine):
                 await engine.close_connection_pool()
 
@@ -85,10 +74,13 @@ def create_app(settings: Settings) -> Litestar:
             InspectionController,
             WorkOrderController,
             PlanController,
+            PatrolRecordController,
             ComplianceController,
+            FloorPlanController,
             CalendarController,
             WorkOrderStatsController,
             healthz,
+            *CA_HANDLERS,
             *WEB_HANDLERS,
             *static_routers(),
             admin_mount(settings),
@@ -111,6 +103,7 @@ def create_app(settings: Settings) -> Litestar:
             exclude=["^/api/photos", r"labels\.pdf$", "^/admin"],
         ),
         exception_handlers=EXCEPTION_HANDLERS,
+        logging_config=litestar_logging_config(),
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
             title="Xunjian 巡检 API",
@@ -120,6 +113,14 @@ def create_app(settings: Settings) -> Litestar:
         ),
         debug=False,
     )
+    # Outermost: every request (404s and refused logins too) gets its id before anything logs.
+    app.asgi_handler = request_id_middleware(app.asgi_handler)
     app.state.settings = settings
     app.state.engine = engine
     return app
+
+
+def app_from_env() -> Litestar:
+    """The app for ``uvicorn --factory`` (each worker of ``xunjian serve --workers N`` builds its
+    own from the environment)."""
+    return create_app(Settings.from_env())

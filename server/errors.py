@@ -72,7 +72,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "batch_too_large": ("一次最多同步 500 条记录", "At most 500 records per sync"),
     "missing_photo": ("照片尚未上传，稍后自动重试", "A photo has not been uploaded yet"),
     "unknown_item": ("检查项与巡检表不符", "An item does not belong to this checklist"),
-    "unknown_defect_type": ("缺陷类型与巡检表不符", "The defect type is not one of this checklist's"),
+    "unknown_defect_type": (
+        "缺陷类型与巡检表不符",
+        "The defect type is not one of this checklist's",
+    ),
     "incomplete_check": (
         "检查未完成：所有检查项和确认项都必须填写",
         "The check is incomplete: every item and confirmation is required",

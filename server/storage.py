@@ -51,6 +51,10 @@ class PhotoStore(Protocol):
     def work_dir(self) -> Path:
         """A local directory for files being received or encoded, cleaned up by their writers."""
 
+    async def check(self) -> None:
+        """Raise (any exception, with a reason) when the store cannot take a new photo now; the
+        health check (/healthz) calls it with a time limit."""
+
 
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
@@ -114,6 +118,20 @@ class LocalPhotoStore:
 
     def local_path(self, key: str) -> Path | None:
         return self._path(key)
+
+    async def check(self) -> None:
+        """The photos directory exists and a file can be written and removed in it."""
+        import anyio.to_thread
+
+        def probe() -> None:
+            self.root.mkdir(parents=True, exist_ok=True)
+            path = self.root / f".healthz.{secrets.token_hex(6)}"
+            try:
+                path.write_bytes(b"ok")
+            finally:
+                path.unlink(missing_ok=True)
+
+        await anyio.to_thread.run_sync(probe)
 
 
 def store_for(settings) -> PhotoStore:

@@ -26,14 +26,22 @@ PASSWORD = "admin-test-pw-1"
 async def client(app):
     """The real app (which mounts the back office), driven over ASGI in the tests' own loop."""
     transport = httpx.ASGITransport(app=app, client=("10.8.0.1", 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as test_client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver.local"
+    ) as test_client:
         yield test_client
 
 
 async def _user(*, admin: bool, active: bool = True) -> User:
     name = f"adm-{uuid.uuid4().hex[:8]}"
-    return await User.create_user(username=name, password=PASSWORD, email=f"{name}@test.invalid",
-                                  admin=admin, active=active, role="admin" if admin else "patrol")
+    return await User.create_user(
+        username=name,
+        password=PASSWORD,
+        email=f"{name}@test.invalid",
+        admin=admin,
+        active=active,
+        role="admin" if admin else "patrol",
+    )
 
 
 async def _csrf(client) -> dict[str, str]:
@@ -44,8 +52,11 @@ async def _csrf(client) -> dict[str, str]:
 
 
 async def _login(client, user: User, password: str = PASSWORD):
-    return await client.post("/admin/public/login/", headers=await _csrf(client),
-                             json={"username": user.username, "password": password})
+    return await client.post(
+        "/admin/public/login/",
+        headers=await _csrf(client),
+        json={"username": user.username, "password": password},
+    )
 
 
 async def test_admin_page_and_assets_are_served_under_the_prefix(client):
@@ -69,8 +80,9 @@ async def test_api_refuses_without_login(client):
 
 async def test_login_needs_the_csrf_token(client):
     user = await _user(admin=True)
-    response = await client.post("/admin/public/login/",
-                                 json={"username": user.username, "password": PASSWORD})
+    response = await client.post(
+        "/admin/public/login/", json={"username": user.username, "password": PASSWORD}
+    )
     assert response.status_code == 403
     assert "id" not in response.cookies
 
@@ -94,8 +106,11 @@ async def test_piccolo_refuses_a_non_admin_session_on_its_own(client):
     """The gate at login is a second line: piccolo_admin's API itself demands admin=True."""
     user = await _user(admin=False)
     now = datetime.now()
-    session = await SessionsBase.create_session(user_id=user.id, expiry_date=now + timedelta(hours=1),
-                                                max_expiry_date=now + timedelta(days=1))
+    session = await SessionsBase.create_session(
+        user_id=user.id,
+        expiry_date=now + timedelta(hours=1),
+        max_expiry_date=now + timedelta(days=1),
+    )
     client.cookies.set("id", session.token)
     assert (await client.get("/admin/api/tables/checkpoint/")).status_code == 401
 
@@ -108,14 +123,29 @@ async def test_wrong_password_is_refused(client):
 
 
 async def test_admin_logs_in_and_lists_checkpoints(client):
-    site = (await Site.insert(Site(code=f"ADM{uuid.uuid4().hex[:6]}".upper(), name="后台测试小区",
-                                   created_at=datetime.now(UTC))))[0]["id"]
+    site = (
+        await Site.insert(
+            Site(
+                code=f"ADM{uuid.uuid4().hex[:6]}".upper(),
+                name="后台测试小区",
+                created_at=datetime.now(UTC),
+            )
+        )
+    )[0]["id"]
     codes = ["ADM-1", "ADM-2"]
-    await Checkpoint.insert(*[
-        Checkpoint(site=site, code=code, kind="facility", type_code="hydrant", name=f"消火栓 {code}",
-                   updated_at=datetime.now(UTC))
-        for code in codes
-    ])
+    await Checkpoint.insert(
+        *[
+            Checkpoint(
+                site=site,
+                code=code,
+                kind="facility",
+                type_code="hydrant",
+                name=f"消火栓 {code}",
+                updated_at=datetime.now(UTC),
+            )
+            for code in codes
+        ]
+    )
     user = await _user(admin=True)
     response = await _login(client, user)
     assert response.status_code == 200, response.text
@@ -128,7 +158,10 @@ async def test_admin_logs_in_and_lists_checkpoints(client):
     assert sorted(row["code"] for row in listing.json()["rows"]) == codes
     grouped = (await client.get("/admin/api/tables/grouped/")).json()
     assert grouped["grouped"]["巡检点与模板"] == [
-        "checklist_template", "checkpoint", "template_item"]
+        "checklist_template",
+        "checkpoint",
+        "template_item",
+    ]
     assert "auth_session" in grouped["grouped"]["人员"]
 
 
@@ -136,13 +169,17 @@ async def test_admin_revokes_a_phone_login(client):
     phone_user = await _user(admin=False)
     token = await open_session(_Settings(), phone_user.id, "Android test phone")
     assert await load_current_user(token) is not None
-    session_id = (await AuthSession.select(AuthSession.id).where(
-        AuthSession.user == phone_user.id).first())["id"]
+    session_id = (
+        await AuthSession.select(AuthSession.id).where(AuthSession.user == phone_user.id).first()
+    )["id"]
 
     admin = await _user(admin=True)
     assert (await _login(client, admin)).status_code == 200
-    response = await client.patch(f"/admin/api/tables/auth_session/{session_id}/",
-                                  headers=await _csrf(client), json={"revoked": True})
+    response = await client.patch(
+        f"/admin/api/tables/auth_session/{session_id}/",
+        headers=await _csrf(client),
+        json={"revoked": True},
+    )
     assert response.status_code == 200, response.text
     assert await load_current_user(token) is None
 

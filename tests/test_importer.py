@@ -31,10 +31,15 @@ async def import_db(migrated):
     # Every kind has at least a generic template, whether or not reference data is loaded.
     for kind in ("facility", "vacant_unit", "signage", "renovation"):
         if not await ChecklistTemplate.exists().where(ChecklistTemplate.kind == kind):
-            await ChecklistTemplate.insert(ChecklistTemplate(
-                code=f"TEST-{kind}-{uuid.uuid4().hex[:6]}", kind=kind, name_zh=f"测试{kind}",
-                name_en=f"test {kind}", updated_at=datetime.now(UTC),
-            ))
+            await ChecklistTemplate.insert(
+                ChecklistTemplate(
+                    code=f"TEST-{kind}-{uuid.uuid4().hex[:6]}",
+                    kind=kind,
+                    name_zh=f"测试{kind}",
+                    name_en=f"test {kind}",
+                    updated_at=datetime.now(UTC),
+                )
+            )
     yield engine
     for table, db in saved.items():
         table._meta._db = db
@@ -44,8 +49,13 @@ async def import_db(migrated):
 
 @pytest.fixture
 async def site(import_db) -> int:
-    row = await Site.insert(Site(code=f"IMP{uuid.uuid4().hex[:8]}".upper(), name="导入测试小区",
-                                 created_at=datetime.now(UTC)))
+    row = await Site.insert(
+        Site(
+            code=f"IMP{uuid.uuid4().hex[:8]}".upper(),
+            name="导入测试小区",
+            created_at=datetime.now(UTC),
+        )
+    )
     return row[0]["id"]
 
 
@@ -68,8 +78,8 @@ async def _state(site_id: int) -> dict:
     buildings = await Building.select().where(Building.site == site_id)
     floors = await Floor.select().where(Floor.building.site == site_id).order_by(Floor.level)
     units = await Unit.select().where(Unit.floor.building.site == site_id).order_by(Unit.number)
-    checkpoints = await Checkpoint.select().where(Checkpoint.site == site_id).order_by(
-        Checkpoint.code
+    checkpoints = (
+        await Checkpoint.select().where(Checkpoint.site == site_id).order_by(Checkpoint.code)
     )
     return {"buildings": buildings, "floors": floors, "units": units, "checkpoints": checkpoints}
 
@@ -108,9 +118,11 @@ async def test_csv_utf8_bom_with_chinese_headers(site):
     assert checkpoints["A-B1-P1"]["floor"] == b1 and checkpoints["A-B1-P1"]["unit"] is None
     for checkpoint in checkpoints.values():
         assert checkpoint["updated_at"] is not None
-        template = await ChecklistTemplate.select(ChecklistTemplate.kind).where(
-            ChecklistTemplate.id == checkpoint["template"]
-        ).first()
+        template = (
+            await ChecklistTemplate.select(ChecklistTemplate.kind)
+            .where(ChecklistTemplate.id == checkpoint["template"])
+            .first()
+        )
         assert template is not None and template["kind"] == checkpoint["kind"]
 
 
@@ -147,14 +159,27 @@ def _xlsx(rows: list[list]) -> bytes:
 
 
 async def test_xlsx_with_title_row_numbers_and_mixed_headers(site):
-    data = _xlsx([
-        ["某某小区 巡检点导入表"],
-        ["楼栋", "楼栋编码", "Floor", "房号", "Status", "面积", "巡检点编码", "kind", "设施类型", "名称",
-         "备注"],
-        ["3号楼", "C", 5, 501, "空置", 88.0, "C-5-V1", "空置房", None, None, "钥匙在前台"],
-        ["3号楼", "C", "5F", 502, "occupied", 101.25, None, None, None, None, None],
-        ["3号楼", "C", "B2", None, None, None, "C-B2-H1", "设施", "hydrant", "B2 消火栓", None],
-    ])
+    data = _xlsx(
+        [
+            ["某某小区 巡检点导入表"],
+            [
+                "楼栋",
+                "楼栋编码",
+                "Floor",
+                "房号",
+                "Status",
+                "面积",
+                "巡检点编码",
+                "kind",
+                "设施类型",
+                "名称",
+                "备注",
+            ],
+            ["3号楼", "C", 5, 501, "空置", 88.0, "C-5-V1", "空置房", None, None, "钥匙在前台"],
+            ["3号楼", "C", "5F", 502, "occupied", 101.25, None, None, None, None, None],
+            ["3号楼", "C", "B2", None, None, None, "C-B2-H1", "设施", "hydrant", "B2 消火栓", None],
+        ]
+    )
     report = await import_rows(site, "导入.xlsx", data)
     assert report.ok, report.errors
     assert report.ignored_columns == ["备注"]
@@ -168,16 +193,16 @@ async def test_xlsx_with_title_row_numbers_and_mixed_headers(site):
 async def test_any_bad_row_is_reported_and_nothing_is_written(site):
     csv_text = (
         "楼栋,楼层,房号,状态,面积,巡检点编码,类型,设施类型,名称\n"
-        "1栋,12F,1201,空置,89.5,A-12-V01,空置房,,\n"          # 2: fine
-        "1栋,12F,1202,待售,abc,,,,\n"                         # 3: bad status, bad area
-        "1栋,12F,,,,A-12-H1,灯具,,灯\n"                       # 4: unknown kind
-        "1栋,12F,,,,A-12-V01,设施,hydrant,重复\n"             # 5: duplicate of row 2
-        "1栋,12F,,,,-BAD,设施,hydrant,坏编码\n"               # 6: code pattern
-        "1栋,,1203,入住,,,,,\n"                               # 7: floor missing
-        "1栋,12F,,,,A-12-X1,设施,hydrant,\n"                  # 8: name missing
-        "1栋,12F,,,,A-12-V09,空置房,,\n"                      # 9: vacant unit without unit
-        ",12F,1204,,,,,,\n"                                   # 10: building missing
-        "1栋,ZZ,1205,,,,,,\n"                                 # 11: floor not understood
+        "1栋,12F,1201,空置,89.5,A-12-V01,空置房,,\n"  # 2: fine
+        "1栋,12F,1202,待售,abc,,,,\n"  # 3: bad status, bad area
+        "1栋,12F,,,,A-12-H1,灯具,,灯\n"  # 4: unknown kind
+        "1栋,12F,,,,A-12-V01,设施,hydrant,重复\n"  # 5: duplicate of row 2
+        "1栋,12F,,,,-BAD,设施,hydrant,坏编码\n"  # 6: code pattern
+        "1栋,,1203,入住,,,,,\n"  # 7: floor missing
+        "1栋,12F,,,,A-12-X1,设施,hydrant,\n"  # 8: name missing
+        "1栋,12F,,,,A-12-V09,空置房,,\n"  # 9: vacant unit without unit
+        ",12F,1204,,,,,,\n"  # 10: building missing
+        "1栋,ZZ,1205,,,,,,\n"  # 11: floor not understood
     )
     report = await import_rows(site, "bad.csv", csv_text.encode())
     assert not report.ok
@@ -206,8 +231,8 @@ async def test_code_already_used_elsewhere_in_the_site_writes_nothing(site):
     before = await _state(site)
     moved = (
         "楼栋,楼层,房号,状态,巡检点编码,类型,名称\n"
-        "1栋,12F,1299,空置,,,\n"                              # would be new
-        "1栋,11F,,,A-12-H1,设施,挪到11楼的消火栓\n"            # same code, other floor
+        "1栋,12F,1299,空置,,,\n"  # would be new
+        "1栋,11F,,,A-12-H1,设施,挪到11楼的消火栓\n"  # same code, other floor
     )
     report = await import_rows(site, "b.csv", moved.encode())
     assert not report.ok
@@ -224,9 +249,15 @@ async def test_reimport_is_idempotent(site):
     assert second.ok, second.errors
     assert (second.buildings_created, second.floors_created) == (0, 0)
     assert (second.units_created, second.units_updated, second.units_unchanged) == (
-        0, 0, first.units_created)
-    assert (second.checkpoints_created, second.checkpoints_updated,
-            second.checkpoints_unchanged) == (0, 0, first.checkpoints_created)
+        0,
+        0,
+        first.units_created,
+    )
+    assert (
+        second.checkpoints_created,
+        second.checkpoints_updated,
+        second.checkpoints_unchanged,
+    ) == (0, 0, first.checkpoints_created)
     assert await _state(site) == state  # no duplicates, nothing touched (updated_at included)
 
 
@@ -234,14 +265,17 @@ async def test_reimport_updates_unit_status_and_changed_checkpoints(site):
     assert (await import_rows(site, "units.csv", CHINESE_CSV.encode())).ok
     before = {c["code"]: c for c in (await _state(site))["checkpoints"]}
     changed = CHINESE_CSV.replace("1栋,12F,1202,入住,95", "1栋,12F,1202,装修中,95").replace(
-        "12F 消火栓", "12F 东侧消火栓")
+        "12F 消火栓", "12F 东侧消火栓"
+    )
     report = await import_rows(site, "units.csv", changed.encode("gb18030"))
     assert report.ok, report.errors
     assert (report.units_updated, report.units_unchanged, report.units_created) == (1, 1, 0)
     assert (report.checkpoints_updated, report.checkpoints_unchanged) == (1, 3)
     state = await _state(site)
     assert {u["number"]: u["status"] for u in state["units"]} == {
-        "1201": "vacant", "1202": "renovating"}
+        "1201": "vacant",
+        "1202": "renovating",
+    }
     after = {c["code"]: c for c in state["checkpoints"]}
     assert after["A-12-H1"]["name"] == "12F 东侧消火栓"
     assert after["A-12-H1"]["updated_at"] > before["A-12-H1"]["updated_at"]
@@ -294,9 +328,21 @@ async def test_unknown_site_is_refused(import_db):
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("12F", (12, "12F")), ("12", (12, "12F")), ("12层", (12, "12F")), ("f3", (3, "3F")),
-     ("B1", (-1, "B1")), ("b2", (-2, "B2")), ("-1", (-1, "B1")), ("地下1层", (-1, "B1")),
-     ("0", None), ("B0", None), ("RF", None), ("十二层", None), ("", None)],
+    [
+        ("12F", (12, "12F")),
+        ("12", (12, "12F")),
+        ("12层", (12, "12F")),
+        ("f3", (3, "3F")),
+        ("B1", (-1, "B1")),
+        ("b2", (-2, "B2")),
+        ("-1", (-1, "B1")),
+        ("地下1层", (-1, "B1")),
+        ("0", None),
+        ("B0", None),
+        ("RF", None),
+        ("十二层", None),
+        ("", None),
+    ],
 )
 def test_parse_floor(text, expected):
     assert parse_floor(text) == expected

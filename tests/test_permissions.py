@@ -53,6 +53,7 @@ MATRIX = [
     ("GET", "/api/photos/{photo}", None, EVERYONE),
     ("GET", "/api/photos/{photo}/thumb", None, EVERYONE),
     ("GET", "/api/work-orders", None, EVERYONE),
+    ("GET", "/api/work-orders/counts", None, EVERYONE),
     ("POST", "/api/work-orders", "raise", EVERYONE),
     ("GET", "/api/work-orders/{order}", None, EVERYONE),
     # Each step on an order of the department's own (engineering) in the state the step needs.
@@ -76,12 +77,24 @@ MATRIX = [
     ("DELETE", "/api/plans/{plan}", None, {"manager", "admin"}),
     ("GET", "/api/compliance", "compliance", EVERYONE),
     ("GET", "/api/compliance/missed", "compliance", EVERYONE),
+    # Without ?user=: the caller's own day.
+    ("GET", "/api/compliance/route", "compliance", EVERYONE),
     ("POST", "/api/compliance/missed/{missed}/acknowledge", "acknowledge", {"manager", "admin"}),
     ("GET", "/api/sites/{site}/calendar", None, EVERYONE),
     ("PUT", "/api/sites/{site}/calendar/{day}", "calendar-day", {"manager", "admin"}),
     ("DELETE", "/api/sites/{site}/calendar/{day}", None, {"manager", "admin"}),
     ("GET", "/api/work-orders/stats", "stats", DESK),
     ("GET", "/api/work-orders/export.xlsx", "export", DESK),
+    # Without ?user=: the desk reads the whole site's day, everyone else their own.
+    ("GET", "/api/patrol-records/daily", "compliance", EVERYONE),
+    ("GET", "/api/patrol-records/daily.xlsx", "compliance", EVERYONE),
+    ("GET", "/api/patrol-records/monthly", "stats", DESK),
+    ("GET", "/api/patrol-records/monthly.xlsx", "stats", DESK),
+    ("PUT", "/api/floors/{floor}/plan", "plan-image", {"manager", "admin"}),
+    ("GET", "/api/floors/{floor}/plan", None, EVERYONE),
+    ("DELETE", "/api/floors/{floor}/plan", None, {"manager", "admin"}),
+    ("GET", "/api/floors/{floor}/checkpoints", None, EVERYONE),
+    ("PUT", "/api/checkpoints/{checkpoint}/position", "position", {"manager", "admin"}),
     ("POST", "/api/auth/logout", None, EVERYONE),
 ]
 
@@ -160,6 +173,10 @@ def _body(kind, role, site=None, settings=None):
         }
     if kind == "compliance" and site is not None:
         return {"params": {"site": site.id}}
+    if kind == "plan-image":
+        return {"content": _photo_for(role), "headers": {"Content-Type": "image/jpeg"}}
+    if kind == "position":
+        return {"json": {"x": 0.25, "y": 0.5}}
     if kind == "acknowledge":
         return {"json": {"comment": "已知悉"}}
     if kind == "sign-off":
@@ -279,6 +296,7 @@ def test_matrix_covers_every_api_route(settings):
             path = (
                 route.path.replace("{site_id:int}", "{site}")
                 .replace("{checkpoint_id:int}", "{checkpoint}")
+                .replace("{floor_id:int}", "{floor}")
                 .replace("{user_id:int}", "{user}")
                 .replace("{code:str}", "{code}")
                 .replace("{sha256:str}", "{photo}")
@@ -316,6 +334,7 @@ async def test_role_matrix(role, make_site, make_user, login, settings):
                 site.id, STEP_FROM.get(template.rsplit("/", 1)[-1], "dispatched")
             ),
             day="2026-10-01",
+            floor=site.floor_id,
             plan=await _a_plan(site.id, site.checkpoint_ids[0]) if "{plan}" in template else 0,
             missed=(
                 await _a_missed_round(site.id, site.checkpoint_ids[0])
@@ -344,6 +363,7 @@ async def test_anonymous_gets_401_everywhere(make_site, make_client):
             photo="0" * 64,
             order=1,
             day="2026-10-01",
+            floor=1,
             plan=1,
             missed=1,
         )

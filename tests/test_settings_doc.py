@@ -15,7 +15,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 def _readme_rows() -> dict[str, str]:
     rows = {}
     for line in README.read_text(encoding="utf-8").splitlines():
-        match = re.match(r"\|\s*`(XUNJIAN_[A-Z_]+)`\s*\|\s*(.*?)\s*\|", line)
+        match = re.match(r"\|\s*`(XUNJIAN_[A-Z0-9_]+)`\s*\|\s*(.*?)\s*\|", line)
         if match:
             rows[match.group(1)] = match.group(2).strip("` ")
     return rows
@@ -30,7 +30,7 @@ def test_every_setting_is_documented_with_its_default():
 
 def test_code_reads_only_documented_variables():
     source = (Path(__file__).resolve().parents[1] / "server" / "settings.py").read_text()
-    read = set(re.findall(r'"(XUNJIAN_[A-Z_]+)"', source))
+    read = set(re.findall(r'"(XUNJIAN_[A-Z0-9_]+)"', source))
     assert read == {s.env for s in SETTINGS}
 
 

@@ -15,6 +15,10 @@ import * as workOrdersPage from "./pages/work_orders.js";
 import * as boardPage from "./pages/board.js";
 import * as calendarPage from "./pages/calendar.js";
 import * as statsPage from "./pages/stats.js";
+import * as coveragePage from "./pages/coverage.js";
+import * as floorPage from "./pages/floor.js";
+import * as routePage from "./pages/route.js";
+import * as recordsPage from "./pages/records.js";
 import { countUnsynced } from "./store.js";
 import { startSync, stopSync, unsyncedCount } from "./sync.js";
 
@@ -58,6 +62,14 @@ const ROUTES = [
     title: () => t("stats.title") },
   { name: "calendar", pattern: /^\/app\/calendar\/?$/, auth: true, render: calendarPage.render,
     title: () => t("calendar.title") },
+  { name: "floor", pattern: /^\/app\/floors\/(?<id>\d+)\/?$/, auth: true, render: floorPage.render,
+    title: () => t("floor.title") },
+  { name: "coverage", pattern: /^\/app\/coverage\/?$/, auth: true, render: coveragePage.render,
+    title: () => t("cov.title") },
+  { name: "route", pattern: /^\/app\/route\/?$/, auth: true, render: routePage.render,
+    title: () => t("route.title") },
+  { name: "records", pattern: /^\/app\/records\/?$/, auth: true, render: recordsPage.render,
+    title: () => t("rec.title") },
   { name: "work-orders", pattern: /^\/app\/work-orders\/?$/, auth: true, render: workOrdersPage.renderQueue,
     title: () => t("wo.title") },
   { name: "raise", pattern: /^\/app\/work-orders\/new\/?$/, auth: true, render: raisePage.render,

@@ -50,7 +50,7 @@ const STRINGS = {
     "tile.scan": "扫码巡检",
     "tile.outbox": "待同步",
     "tile.work_orders": "工单",
-    "tile.coverage": "覆盖图",
+    "tile.coverage": "巡检覆盖",
     "checkpoint.reissue": "重新打印此标签",
     "checkpoint.reissue_hint": "标签损坏时重新打印：旧标签将作废，扫描时会被拒绝。",
     "checkpoint.reissue_confirm": "重新打印后旧标签立即作废，确定吗？",

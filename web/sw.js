@@ -9,7 +9,7 @@
 //   shell; /static/ and /vendor/ → cache first; /api/ → not touched (network only; the page
 //   handles offline itself). Everything else goes to the network as if there were no worker.
 
-const VERSION = "6";
+const VERSION = "7";
 const PREFIX = "xunjian-shell-";
 const CACHE = `${PREFIX}v${VERSION}`;
 
@@ -40,6 +40,10 @@ const SHELL = [
   "/static/pages/board.js",
   "/static/pages/calendar.js",
   "/static/pages/stats.js",
+  "/static/pages/coverage.js",
+  "/static/pages/floor.js",
+  "/static/pages/route.js",
+  "/static/pages/records.js",
   "/vendor/idb/build/index.js",
   "/vendor/jsqr/dist/jsQR.js",
   "/static/icons/icon-192.png",

@@ -203,8 +203,8 @@ class FloorPlanController(Controller):
         self,
         request: Request,
         floor_id: ObjectId,
-        date_from: Annotated[date | None, QueryParameter(query="from")] = None,
-        date_to: Annotated[date | None, QueryParameter(query="to")] = None,
+        date_from: Annotated[date | None, QueryParameter(name="from")] = None,
+        date_to: Annotated[date | None, QueryParameter(name="to")] = None,
     ) -> FloorView:
         """The floor's active checkpoints with their plan positions, compliance state for the
         local days [from, to] (default today) and last check times."""

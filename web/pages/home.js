@@ -15,6 +15,7 @@ const ICONS = {
   outbox: '<path d="M12 15V4M8 8l4-4 4 4"/><path d="M4 14v5a1 1 0 0 0 1 1h14a1 1 0 0 0 1-1v-5"/>',
   work_orders: '<rect x="5" y="4" width="14" height="17" rx="1"/><path d="M9 4V3h6v1M9 10h6M9 14h6M9 18h4"/>',
   coverage: '<path d="M9 4 3 6v14l6-2 6 2 6-2V4l-6 2-6-2zM9 4v14M15 6v14"/>',
+  records: '<rect x="4" y="3" width="16" height="18" rx="1"/><path d="M8 8h8M8 12h8M8 16h5"/><path d="m15 17 1.5 1.5L19 16"/>',
   labels: '<path d="M3 12V4h8l10 10-8 8L3 12z"/><circle cx="7.5" cy="8.5" r="1.5"/>',
   board: '<rect x="3" y="4" width="18" height="16" rx="1"/><path d="M9 4v16M15 4v16M5 8h2M11 8h2M17 8h2M11 12h2"/>',
   stats: '<path d="M4 20V4M4 20h16"/><path d="M8 16v-4M12 16V8M16 16v-6"/>',
@@ -31,7 +32,9 @@ const TILES = [
   { id: "stats", key: "tile.stats", href: "/app/work-orders/stats",
     roles: ["dispatcher", "manager", "admin"] },
   { id: "calendar", key: "tile.calendar", href: "/app/calendar", roles: ["manager", "admin"] },
-  { id: "coverage", key: "tile.coverage", href: "/app/coverage", roles: ["manager", "admin"] },
+  { id: "coverage", key: "tile.coverage", href: "/app/coverage",
+    roles: ["dispatcher", "manager", "admin"] },
+  { id: "records", key: "tile.records", href: "/app/records", roles: EVERYONE },
   { id: "labels", key: "tile.labels", href: "/app/labels", roles: ["manager", "admin"] },
   // The back office is served by the server itself, outside this app: an ordinary link.
   { id: "admin", key: "tile.admin", href: "/admin/", roles: ["admin"], external: true },
