@@ -200,6 +200,13 @@ async def test_upload_read_back_and_access_checks(
         public = await anonymous.get(f"{s3_endpoint}/{store.bucket}/{original_key}")
     assert public.status_code == 403, public.status_code
 
+    # An object lost from the bucket is a clean 404, not a 200 cut off mid-stream.
+    store.client.delete_object(Bucket=store.bucket, Key=thumb_object_key)
+    lost = await client.get(f"/api/photos/{digest}/thumb")
+    assert lost.status_code == 404, lost.status_code
+    assert lost.json()["error"]["code"] == "not_found"
+    assert (await client.get(f"/api/photos/{digest}")).status_code == 200
+
 
 async def test_concurrent_identical_uploads_store_once(s3_settings, s3_login, make_site, make_user):
     site = await make_site(checkpoints=1)

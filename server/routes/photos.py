@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
+import anyio
 import msgspec
 from litestar import Controller, Request, Response, get, put
 from litestar.openapi import ResponseSpec
@@ -20,6 +21,7 @@ from litestar.params import PathParameter
 from litestar.response import File, Stream
 
 from server import photos
+from server.errors import ApiError
 from server.storage import store_for
 
 # Litestar refuses bodies over this with its own 413 before the handler's check can answer
@@ -87,7 +89,7 @@ def _content_length(request: Request) -> int | None:
     return int(value)
 
 
-def _serve(request: Request, key: str) -> File | Stream:
+async def _serve(request: Request, key: str) -> File | Stream:
     store = store_for(request.app.state.settings)
     local = store.local_path(key)
     if local is not None:
@@ -99,8 +101,15 @@ def _serve(request: Request, key: str) -> File | Stream:
             headers=IMMUTABLE,
         )
 
+    # The object is opened before the answer starts, so a missing one is a clean 404 rather than
+    # a 200 cut off mid-stream.
+    try:
+        handle = await anyio.to_thread.run_sync(store.open, key)
+    except FileNotFoundError:
+        raise ApiError(404, "not_found") from None
+
     def chunks() -> Iterator[bytes]:
-        with store.open(key) as handle:
+        with handle:
             while chunk := handle.read(256 * 1024):
                 yield chunk
 
@@ -141,10 +150,10 @@ class PhotoController(Controller):
     async def original(self, request: Request, sha256: Sha256) -> File:
         """The stored photo (JPEG, upright, without metadata)."""
         row = await photos.visible_photo(request.user, sha256)
-        return _serve(request, row["path"])
+        return await _serve(request, row["path"])
 
     @get("/{sha256:str}/thumb", media_type="image/jpeg")
     async def thumb(self, request: Request, sha256: Sha256) -> File:
         """The photo's thumbnail (JPEG, at most 320 px on the long edge)."""
         row = await photos.visible_photo(request.user, sha256)
-        return _serve(request, row["thumb_path"])
+        return await _serve(request, row["thumb_path"])
