@@ -44,6 +44,7 @@ addStrings({
     "plans.points": "{n} 个点位",
     "plans.anyone": "本项目任何人",
     "plans.people": "人员",
+    "plans.dates_label": "日期",
     "plans.dates_open": "{from} 起",
     "plans.dates": "{from} 至 {to}",
     "plans.grace": "宽限 {n} 分钟",
@@ -60,8 +61,9 @@ addStrings({
     "plans.window_end": "结束",
     "plans.window_add": "＋ 添加时段",
     "plans.window_remove": "删除此时段",
+    "plans.window_night": "跨夜：结束在次日",
     "plans.windows_none": "不设时段：每期按次数平均分段（如每天 4 次 = 0–6、6–12、12–18、18–24 点）",
-    "plans.windows_hint": "结束早于开始表示跨夜，如 22:00–06:00",
+    "plans.windows_hint": "24 小时制，如 08:00；结束早于开始表示跨夜，如 22:00–06:00",
     "plans.grace_minutes": "宽限（分钟）",
     "plans.grace_hint": "时段结束后这段时间内扫码算“迟到”，之后算“漏检”",
     "plans.checkpoints": "检查点",
@@ -125,6 +127,7 @@ addStrings({
     "plans.points": "{n} checkpoints",
     "plans.anyone": "anyone on the site",
     "plans.people": "People",
+    "plans.dates_label": "Dates",
     "plans.dates_open": "from {from}",
     "plans.dates": "{from} to {to}",
     "plans.grace": "grace {n} min",
@@ -141,8 +144,9 @@ addStrings({
     "plans.window_end": "To",
     "plans.window_add": "+ Add a window",
     "plans.window_remove": "Remove this window",
+    "plans.window_night": "Overnight: ends the next day",
     "plans.windows_none": "No windows: the period is cut into equal slots (4 a day = 0–6, 6–12, 12–18, 18–24)",
-    "plans.windows_hint": "An end before the start runs across midnight, e.g. 22:00–06:00",
+    "plans.windows_hint": "24-hour clock, e.g. 08:00; an end before the start runs across midnight, e.g. 22:00–06:00",
     "plans.grace_minutes": "Grace (minutes)",
     "plans.grace_hint": "A scan this long after the window closes is late; after that, missed",
     "plans.checkpoints": "Checkpoints",
@@ -264,11 +268,12 @@ function windowText([start, end]) {
   return `${start}–${end}${end <= start ? t("plans.overnight") : ""}`;
 }
 
-/** "每天 1 次 08:30–17:30" / "每周 1 次". */
-export function frequencyText(plan) {
+/** "每天 1 次 08:30–17:30" / "每周 1 次", each window kept on one line. */
+function frequency(plan) {
   const base = t("plans.freq", { per: t(`plans.per.${plan.per}`), times: plan.times });
-  const windows = (plan.windows || []).map(windowText).join("、");
-  return windows ? `${base} ${windows}` : base;
+  const windows = (plan.windows || []).map((w, i) =>
+    [i ? "、" : " ", h("span", { class: "plan-nowrap" }, windowText(w))]);
+  return [h("span", { class: "plan-nowrap" }, base), windows];
 }
 
 function peopleText(plan) {
@@ -325,13 +330,13 @@ export function renderList(ctx) {
   function item(plan) {
     return h("li", { class: "card plan-item", "data-testid": "plan-item", "data-plan-id": plan.id },
       h("h2", { class: "plan-name", "data-testid": "plan-name" }, plan.name),
-      h("p", { class: "plan-freq", "data-testid": "plan-frequency" }, frequencyText(plan)),
+      h("p", { class: "plan-freq", "data-testid": "plan-frequency" }, frequency(plan)),
       h("dl", { class: "plan-facts" },
         h("dt", null, t("plans.checkpoints")),
         h("dd", { "data-testid": "plan-count" }, t("plans.points", { n: plan.checkpoint_count })),
         h("dt", null, t("plans.people")),
         h("dd", { "data-testid": "plan-people" }, peopleText(plan)),
-        h("dt", null, t("plans.starts_on")),
+        h("dt", null, t("plans.dates_label")),
         h("dd", { "data-testid": "plan-dates" }, datesText(plan),
           plan.grace_minutes ? ` · ${t("plans.grace", { n: plan.grace_minutes })}` : "")),
       canEdit ? h("div", { class: "plan-buttons" },
@@ -373,6 +378,14 @@ export function renderList(ctx) {
 
 // ---------------------------------------------------------------------------------------------
 // The form: /app/plans/new and /app/plans/<id>
+
+/** "8:00" / "800" / "0800" / "08.00" → "08:00"; anything else is left for the server to refuse. */
+function normalTime(text) {
+  const value = text.trim().replace(/[：.．]/, ":");
+  const match = /^(\d{1,2}):?(\d{2})$/.exec(value);
+  if (!match) return value;
+  return `${match[1].padStart(2, "0")}:${match[2]}`;
+}
 
 function todayLocal() {
   const now = new Date();
@@ -448,10 +461,17 @@ export function renderForm(ctx) {
     const windowRows = h("ol", { class: "plan-windows", "data-testid": "plan-windows" });
     const windowsNone = h("p", { class: "muted plan-hint" }, t("plans.windows_none"));
     function windowRow(start = "", end = "") {
-      const startInput = h("input", { class: "input plan-time", type: "time", value: start,
-        "data-testid": "plan-window-start", "aria-label": t("plans.window_start"), required: true });
-      const endInput = h("input", { class: "input plan-time", type: "time", value: end,
-        "data-testid": "plan-window-end", "aria-label": t("plans.window_end"), required: true });
+      const startInput = timeInput(start, "plan-window-start", t("plans.window_start"));
+      const endInput = timeInput(end, "plan-window-end", t("plans.window_end"));
+      const night = h("span", { class: "plan-night", "data-testid": "plan-window-night", hidden: true },
+        t("plans.window_night"));
+      const showNight = () => {
+        const [a, b] = [normalTime(startInput.value), normalTime(endInput.value)];
+        night.hidden = !(/^\d\d:\d\d$/.test(a) && /^\d\d:\d\d$/.test(b) && b <= a);
+      };
+      startInput.addEventListener("input", showNight);
+      endInput.addEventListener("input", showNight);
+      showNight();
       const row = h("li", { class: "plan-window", "data-testid": "plan-window" },
         startInput, h("span", { class: "plan-dash", "aria-hidden": "true" }, "–"), endInput,
         h("button", { type: "button", class: "btn btn-danger-outline plan-window-remove",
@@ -459,7 +479,7 @@ export function renderForm(ctx) {
           onclick: () => {
             row.remove();
             syncTimes();
-          } }, "✕"));
+          } }, "✕"), night);
       return row;
     }
     for (const [start, end] of plan?.windows || []) windowRows.append(windowRow(start, end));
@@ -470,10 +490,21 @@ export function renderForm(ctx) {
         /** @type {HTMLInputElement} */ (windowRows.lastElementChild.querySelector("input")).focus();
       } }, t("plans.window_add"));
 
+    /** A 24-hour HH:MM box with the number pad (a native time picker shows AM/PM on some phones). */
+    function timeInput(value, testid, label) {
+      const input = h("input", { class: "input plan-time", type: "text", inputmode: "numeric",
+        maxlength: 5, placeholder: "08:00", autocomplete: "off", value, "data-testid": testid,
+        "aria-label": label, onchange: () => {
+          input.value = normalTime(input.value);
+        } });
+      return input;
+    }
+
     function readWindows() {
       return [...windowRows.children].map((row) => {
         const [a, b] = row.querySelectorAll("input");
-        return [/** @type {HTMLInputElement} */ (a).value.slice(0, 5), /** @type {HTMLInputElement} */ (b).value.slice(0, 5)];
+        return [normalTime(/** @type {HTMLInputElement} */ (a).value),
+          normalTime(/** @type {HTMLInputElement} */ (b).value)];
       });
     }
 
