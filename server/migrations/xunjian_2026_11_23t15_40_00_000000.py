@@ -109,6 +109,7 @@ TABLES = (
             ("engineering_signed_at", _time(null=True)),
             ("security_signed_by", _fk(UserReference)),
             ("security_signed_at", _time(null=True)),
+            ("unit_status_before", _varchar(12)),
             ("checkpoint", _fk("Checkpoint")),
             ("created_by", _fk(UserReference)),
             ("client_id", _varchar(36, null=True)),

@@ -47,6 +47,9 @@ class RenovationPermit(Table):
     engineering_signed_at = Timestamptz(null=True, default=None)
     security_signed_by = ForeignKey(USER, on_delete=OnDelete.set_null, null=True)
     security_signed_at = Timestamptz(null=True, default=None)
+    unit_status_before = Varchar(
+        length=12, default="", help_text="The unit's status before the permit was issued."
+    )
     checkpoint = ForeignKey(
         "server.tables.checkpoints.Checkpoint", on_delete=OnDelete.set_null, null=True
     )
