@@ -170,7 +170,13 @@ def test_manager_makes_changes_and_deletes_a_plan_on_the_phone(live_server, brow
     expect(error).to_be_visible()
     expect(error).to_have_text("巡检计划设置有误：时段不能重叠")
     expect(page.get_by_test_id("plan-saved")).to_be_hidden()
-    error.scroll_into_view_if_needed()
+    # Said again at the windows, where it is fixed, and the form is scrolled there.
+    windows_error = page.get_by_test_id("plan-windows-error")
+    expect(windows_error).to_have_text("时段不能重叠")
+    expect(windows_error).to_be_in_viewport()
+    expect(page.get_by_test_id("plan-window-start").nth(1)).to_have_attribute(
+        "aria-invalid", "true"
+    )
     page.screenshot(path=str(artifacts_dir / "plans-form-error-390.png"))
     assert manager.get(f"/api/plans/{plan['id']}").json() == saved
     # A removed window row is not sent; the plan saves again once the overlap is gone.
@@ -179,6 +185,7 @@ def test_manager_makes_changes_and_deletes_a_plan_on_the_phone(live_server, brow
     page.get_by_test_id("plan-save").click()
     expect(page.get_by_test_id("plan-saved")).to_be_visible()
     expect(page.get_by_test_id("plan-error")).to_be_hidden()
+    expect(windows_error).to_be_hidden()
     assert manager.get(f"/api/plans/{plan['id']}").json()["windows"] == [
         ["08:00", "12:00"],
         ["22:00", "06:00"],

@@ -204,6 +204,15 @@ const RULES = [
   [/move to another site/, "plans.rule.move"],
 ];
 
+/** The rules a person fixes in the time windows section. */
+const WINDOW_RULES = new Set(["plans.rule.overlap", "plans.rule.one_per_window", "plans.rule.grace_gap",
+  "plans.rule.grace_slot"]);
+
+function ruleKey(message) {
+  for (const [pattern, key] of RULES) if (pattern.test(message)) return key;
+  return null;
+}
+
 function ruleText(message) {
   for (const [pattern, key] of RULES) if (pattern.test(message)) return t(key);
   return message;
@@ -460,6 +469,8 @@ export function renderForm(ctx) {
     // -- windows -------------------------------------------------------------------------------
     const windowRows = h("ol", { class: "plan-windows", "data-testid": "plan-windows" });
     const windowsNone = h("p", { class: "muted plan-hint" }, t("plans.windows_none"));
+    const windowsError = h("p", { class: "form-error", role: "alert", "data-testid": "plan-windows-error",
+      hidden: true });
     function windowRow(start = "", end = "") {
       const startInput = timeInput(start, "plan-window-start", t("plans.window_start"));
       const endInput = timeInput(end, "plan-window-end", t("plans.window_end"));
@@ -611,6 +622,8 @@ export function renderForm(ctx) {
       onsubmit: async (event) => {
         event.preventDefault();
         error.hidden = true;
+        windowsError.hidden = true;
+        windowRows.querySelectorAll("input").forEach((i) => i.removeAttribute("aria-invalid"));
         saved.hidden = true;
         save.disabled = true;
         save.textContent = t("plans.saving");
@@ -626,7 +639,17 @@ export function renderForm(ctx) {
         } catch (failure) {
           error.textContent = saveErrorText(failure);
           error.hidden = false;
-          error.scrollIntoView({ block: "center" });
+          // A rule about the windows is also said where they are fixed, and the form goes there.
+          const windowKeys = (/** @type {any} */ (failure).detail || [])
+            .map((d) => ruleKey(d?.message || "")).filter((key) => WINDOW_RULES.has(key));
+          if (windowKeys.length) {
+            windowsError.textContent = windowKeys.map((key) => t(key)).join("；");
+            windowsError.hidden = false;
+            windowRows.querySelectorAll("input").forEach((i) => i.setAttribute("aria-invalid", "true"));
+            windowsError.scrollIntoView({ block: "center" });
+          } else {
+            error.scrollIntoView({ block: "center" });
+          }
         } finally {
           save.disabled = false;
           save.textContent = t("plans.save");
@@ -641,7 +664,7 @@ export function renderForm(ctx) {
     h("fieldset", { class: "card plan-section" },
       h("legend", { class: "section-title" }, t("plans.windows")),
       h("p", { class: "muted plan-hint", "data-testid": "plan-windows-hint" }, t("plans.windows_hint")),
-      windowRows, windowsNone, addWindow,
+      windowRows, windowsNone, windowsError, addWindow,
       field(t("plans.grace_minutes"), grace, t("plans.grace_hint"))),
     h("fieldset", { class: "card plan-section" },
       h("legend", { class: "section-title" }, t("plans.checkpoints")),
