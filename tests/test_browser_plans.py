@@ -230,7 +230,7 @@ def test_manager_makes_changes_and_deletes_a_plan_on_the_phone(live_server, brow
     context.close()
 
 
-def test_dispatcher_reads_the_plans_without_changing_them(live_server, browser):
+def test_dispatcher_reads_the_plans_without_changing_them(live_server, browser, artifacts_dir):
     password = live_server.demo_password
     dispatcher = login_client(live_server.url, "dispatcher", password)
     site = next(s for s in dispatcher.get("/api/me").json()["sites"] if s["code"] == "DEMO")
@@ -255,4 +255,29 @@ def test_dispatcher_reads_the_plans_without_changing_them(live_server, browser):
     page.goto(f"{live_server.url}/app/plans/{plans[0]['id']}")
     expect(page.get_by_test_id("plan-form-screen")).to_contain_text("只有主管和管理员可以修改计划")
     expect(page.get_by_test_id("plan-form")).to_have_count(0)
+    context.close()
+
+    # At a desk the list and the manager's form use the wide screen.
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    page = context.new_page()
+    login(page, live_server.url, "manager", password)
+    page.goto(f"{live_server.url}/app/plans")
+    expect(page.get_by_test_id("plan-item")).to_have_count(len(plans))
+    page.screenshot(path=str(artifacts_dir / "plans-1280.png"))
+    page.goto(f"{live_server.url}/app/plans/{plans[0]['id']}")
+    expect(page.get_by_test_id("plan-name-input")).to_have_value(plans[0]["name"])
+    expect(page.get_by_test_id("plan-window")).to_have_count(len(plans[0]["windows"]))
+    page.screenshot(path=str(artifacts_dir / "plans-form-1280.png"), full_page=True)
+    # A plan chosen by floors and facility types (the 客服 spot check): its floors show ticked,
+    # and the types, which have no control here, are said to be kept.
+    spot = next(p for p in plans if p["name"] == "客服主管每日抽查")
+    page.goto(f"{live_server.url}/app/plans/{spot['id']}")
+    expect(page.get_by_test_id("plan-selection-kept")).to_contain_text("2 种设施类型")
+    expect(page.locator("[data-testid=plan-floor]:checked")).to_have_count(
+        len(spot["selection"]["floors"])
+    )
+    expect(page.locator("[data-testid=plan-building]:checked")).to_have_count(0)
+    expect(page.get_by_test_id("plan-count-live")).to_have_text(
+        f"将包含 {spot['checkpoint_count']} 个点位"
+    )
     context.close()

@@ -73,6 +73,7 @@ addStrings({
     "plans.floors_chosen": "已选 {n} 层",
     "plans.kinds": "类型",
     "plans.kinds_hint": "不选类型 = 所有类型",
+    "plans.selection_kept": "此计划还限定了 {types} 种设施类型、另加 {checkpoints} 个指定点位，保存时保持不变",
     "plans.count": "将包含 {n} 个点位",
     "plans.count_after_save": "保存后显示包含的点位数",
     "plans.assignees": "指定人员",
@@ -156,6 +157,7 @@ addStrings({
     "plans.floors_chosen": "{n} floors chosen",
     "plans.kinds": "Kinds",
     "plans.kinds_hint": "No kind chosen = every kind",
+    "plans.selection_kept": "This plan is also limited to {types} facility types and adds {checkpoints} named checkpoints; saving keeps them",
     "plans.count": "Includes {n} checkpoints",
     "plans.count_after_save": "The number of checkpoints shows after saving",
     "plans.assignees": "Named people",
@@ -557,6 +559,11 @@ export function renderForm(ctx) {
     });
     const kindBoxes = h("div", { class: "plan-chips" }, KINDS.map((k) =>
       checkChip(`plan-kind-${k}`, k, t(`kind.${k}`), selection.kinds.includes(k), null)));
+    // Types and single checkpoints (made through the API) have no controls here; they are kept.
+    const extra = (selection.types?.length || 0) + (selection.checkpoints?.length || 0);
+    const kept = extra ? h("p", { class: "muted plan-hint", "data-testid": "plan-selection-kept" },
+      t("plans.selection_kept", { types: selection.types?.length || 0,
+        checkpoints: selection.checkpoints?.length || 0 })) : null;
     const count = h("p", { class: "plan-count", role: "status", "aria-live": "polite", "data-testid": "plan-count-live" },
       plan ? t("plans.count", { n: plan.checkpoint_count }) : t("plans.count_after_save"));
 
@@ -673,7 +680,7 @@ export function renderForm(ctx) {
       h("span", { class: "field-label" }, t("plans.kinds")),
       kindBoxes,
       h("p", { class: "muted plan-hint" }, t("plans.kinds_hint")),
-      count),
+      kept, count),
     h("fieldset", { class: "card plan-section" },
       h("legend", { class: "section-title" }, t("plans.people")),
       h("span", { class: "field-label" }, t("plans.assignees")),
