@@ -17,12 +17,14 @@ export class ApiError extends Error {
    * @param {number} status
    * @param {string} code
    * @param {string} message
+   * @param {Array<{field?: string, message?: string}>} [detail] the server's reasons, if any
    */
-  constructor(status, code, message) {
+  constructor(status, code, message, detail = []) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
+    this.detail = detail;
   }
 }
 
@@ -100,6 +102,7 @@ export async function api(path, { method = "GET", body, timeoutMs = TIMEOUT_MS }
     response.status,
     error && typeof error.code === "string" ? error.code : `http_${response.status}`,
     error && typeof error.message === "string" ? error.message : "",
+    error && Array.isArray(error.detail) ? error.detail : [],
   );
   if (SIGNED_OUT_CODES.has(apiError.code)) {
     window.dispatchEvent(new CustomEvent("xunjian:unauthenticated"));

@@ -19,6 +19,7 @@ import * as coveragePage from "./pages/coverage.js";
 import * as floorPage from "./pages/floor.js";
 import * as routePage from "./pages/route.js";
 import * as recordsPage from "./pages/records.js";
+import * as plansPage from "./pages/plans.js";
 import { countUnsynced } from "./store.js";
 import { startSync, stopSync, unsyncedCount } from "./sync.js";
 
@@ -70,6 +71,12 @@ const ROUTES = [
     title: () => t("route.title") },
   { name: "records", pattern: /^\/app\/records\/?$/, auth: true, render: recordsPage.render,
     title: () => t("rec.title") },
+  { name: "plans", pattern: /^\/app\/plans\/?$/, auth: true, render: plansPage.renderList,
+    title: () => t("plans.title") },
+  { name: "plan-new", pattern: /^\/app\/plans\/new\/?$/, auth: true, render: plansPage.renderForm,
+    title: () => t("plans.form_new") },
+  { name: "plan", pattern: /^\/app\/plans\/(?<id>\d+)\/?$/, auth: true, render: plansPage.renderForm,
+    title: () => t("plans.form_edit") },
   { name: "work-orders", pattern: /^\/app\/work-orders\/?$/, auth: true, render: workOrdersPage.renderQueue,
     title: () => t("wo.title") },
   { name: "raise", pattern: /^\/app\/work-orders\/new\/?$/, auth: true, render: raisePage.render,

@@ -9,7 +9,7 @@
 //   shell; /static/ and /vendor/ → cache first; /api/ → not touched (network only; the page
 //   handles offline itself). Everything else goes to the network as if there were no worker.
 
-const VERSION = "7";
+const VERSION = "8";
 const PREFIX = "xunjian-shell-";
 const CACHE = `${PREFIX}v${VERSION}`;
 
@@ -30,6 +30,7 @@ const SHELL = [
   "/static/pages/labels.js",
   "/static/pages/check.js",
   "/static/photos.js",
+  "/static/photo_field.js",
   "/static/scan-worker.js",
   "/static/store.js",
   "/static/sync.js",
@@ -44,6 +45,7 @@ const SHELL = [
   "/static/pages/floor.js",
   "/static/pages/route.js",
   "/static/pages/records.js",
+  "/static/pages/plans.js",
   "/vendor/idb/build/index.js",
   "/vendor/jsqr/dist/jsQR.js",
   "/static/icons/icon-192.png",

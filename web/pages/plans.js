@@ -221,35 +221,6 @@ function ruleText(message) {
 }
 
 /** A plan request whose error keeps the server's `detail` (api.js drops it). */
-async function send(path, method, body) {
-  let response;
-  try {
-    response = await fetch(path, {
-      method,
-      headers: { Accept: "application/json", "Content-Type": "application/json", "Accept-Language": getLang() },
-      body: JSON.stringify(body),
-      credentials: "same-origin",
-      cache: "no-store",
-    });
-  } catch (error) {
-    throw new NetworkError(error instanceof Error ? error.message : String(error));
-  }
-  let data = null;
-  try {
-    data = await response.json();
-  } catch {
-    data = null;
-  }
-  if (response.ok) return data;
-  const error = data && typeof data === "object" ? data.error : null;
-  const apiError = new ApiError(response.status, error?.code || `http_${response.status}`, error?.message || "");
-  /** @type {any} */ (apiError).detail = Array.isArray(error?.detail) ? error.detail : [];
-  if (apiError.code === "not_authenticated" || apiError.code === "session_expired") {
-    window.dispatchEvent(new CustomEvent("xunjian:unauthenticated"));
-  }
-  throw apiError;
-}
-
 /** The words for a failed save: the code's sentence, then each reason the server gave. */
 function saveErrorText(error) {
   if (error instanceof NetworkError) return t("plans.offline");
@@ -261,7 +232,7 @@ function saveErrorText(error) {
     invalid_request: "plans.error.invalid_request",
   }[error.code];
   const head = known ? t(known) : error.message || t("plans.failed");
-  const reasons = (/** @type {any} */ (error).detail || [])
+  const reasons = (error.detail || [])
     .map((d) => (d && typeof d.message === "string" ? ruleText(d.message) : null))
     .filter(Boolean);
   if (error.code !== "invalid_plan" || !reasons.length) return head;
@@ -636,8 +607,8 @@ export function renderForm(ctx) {
         save.textContent = t("plans.saving");
         try {
           const result = planId
-            ? await send(`/api/plans/${planId}`, "PUT", body())
-            : await send("/api/plans", "POST", body());
+            ? await api(`/api/plans/${planId}`, { method: "PUT", body: body() })
+            : await api("/api/plans", { method: "POST", body: body() });
           planId = result.id;
           history.replaceState(null, "", `/app/plans/${result.id}`);
           count.textContent = t("plans.count", { n: result.checkpoint_count });
@@ -647,7 +618,7 @@ export function renderForm(ctx) {
           error.textContent = saveErrorText(failure);
           error.hidden = false;
           // A rule about the windows is also said where they are fixed, and the form goes there.
-          const windowKeys = (/** @type {any} */ (failure).detail || [])
+          const windowKeys = (failure.detail || [])
             .map((d) => ruleKey(d?.message || "")).filter((key) => WINDOW_RULES.has(key));
           if (windowKeys.length) {
             windowsError.textContent = windowKeys.map((key) => t(key)).join("；");

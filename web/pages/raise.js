@@ -6,7 +6,7 @@
 
 import { h } from "../dom.js";
 import { addStrings, t } from "../i18n.js";
-import { PhotoError, preparePhoto } from "../photos.js";
+import { photoField } from "../photo_field.js";
 import { getCatalogue, saveRecord } from "../store.js";
 import { departmentName, DEPARTMENTS, DESK_ROLES, localTimestamp, newId } from "./work_orders.js";
 
@@ -83,53 +83,14 @@ export function render(ctx) {
   const description = h("textarea", { class: "input wo-textarea", id: "raise-description", rows: "4",
     placeholder: t("raise.description_placeholder"), "data-testid": "raise-description" });
 
-  // Photos
-  const photos = [];
-  const urls = new Map();
-  let processing = 0;
-  const thumbs = h("div", { class: "wo-thumbs", "data-testid": "raise-photos" });
-  const working = h("p", { class: "muted", role: "status", hidden: true }, t("wo.form.photo_working"));
   const error = h("p", { class: "form-error", role: "alert", hidden: true, "data-testid": "raise-error" });
   const fail = (text) => {
     error.textContent = text;
     error.hidden = false;
     error.scrollIntoView?.({ block: "center" });
   };
-  function drawThumbs() {
-    thumbs.replaceChildren(...photos.map((p) => {
-      if (!urls.has(p.sha256)) urls.set(p.sha256, URL.createObjectURL(p.blob));
-      return h("div", { class: "wo-thumb" }, h("img", { src: urls.get(p.sha256), alt: "" }),
-        h("button", { type: "button", class: "wo-thumb-remove", "aria-label": t("wo.form.photo_remove"),
-          onclick: () => {
-            photos.splice(photos.indexOf(p), 1);
-            drawThumbs();
-          } }, "×"));
-    }));
-  }
-  const picker = (capture) => {
-    const input = h("input", { type: "file", accept: "image/*", class: "visually-hidden",
-      capture: capture ? "environment" : null, multiple: capture ? null : true,
-      "data-testid": capture ? "raise-camera" : "raise-gallery",
-      onchange: async () => {
-        const files = [...(input.files || [])];
-        input.value = "";
-        processing += 1;
-        working.hidden = false;
-        for (const file of files) {
-          try {
-            const photo = await preparePhoto(file);
-            if (!photos.some((p) => p.sha256 === photo.sha256)) photos.push(photo);
-          } catch (problem) {
-            fail(problem instanceof PhotoError ? t("wo.form.photo_bad") : t("error.generic"));
-          }
-        }
-        processing -= 1;
-        working.hidden = processing === 0;
-        drawThumbs();
-      } });
-    return h("label", { class: `btn wo-photo-btn${capture ? "" : " wo-photo-gallery"}` }, input,
-      t(capture ? "wo.form.take" : "wo.form.gallery"));
-  };
+  const photoInput = photoField({ testid: "raise", onProblem: (key) => fail(t(key)) });
+  const { photos } = photoInput;
 
   // The desk: an owner's report
   const ownerToggle = h("input", { type: "checkbox", class: "check-tick-box", "data-testid": "raise-owner",
@@ -146,7 +107,7 @@ export function render(ctx) {
   const submit = h("button", { type: "button", class: "btn btn-primary btn-block", "data-testid": "raise-submit",
     onclick: async () => {
       error.hidden = true;
-      if (processing) return;
+      if (photoInput.busy()) return;
       const text = description.value.trim();
       if (!text) return fail(t("raise.description_needed"));
       const owner = desk && ownerToggle.checked;
@@ -172,7 +133,7 @@ export function render(ctx) {
         submit.textContent = t("raise.submit");
         return fail(t("raise.failed", { reason: problem instanceof Error ? problem.message : "" }));
       }
-      for (const url of urls.values()) URL.revokeObjectURL(url);
+      photoInput.release();
       const note = h("div", { class: "toast", role: "status", "data-testid": "raise-saved" }, t("raise.saved"));
       document.body.append(note);
       setTimeout(() => note.remove(), 4000);
@@ -183,7 +144,7 @@ export function render(ctx) {
     h("div", { class: "card wo-form", oninput: () => { error.hidden = true; } },
       field("raise-description", "raise.description", description),
       h("div", { class: "field" }, h("p", { class: "field-label" }, t("raise.photos")),
-        h("div", { class: "wo-photo-row" }, picker(true), picker(false)), working, thumbs),
+        photoInput.el),
       field("raise-checkpoint", "raise.checkpoint", checkpoint),
       field("raise-department", "raise.department", department),
       desk ? h("label", { class: "check-tick wo-owner-toggle" }, ownerToggle,

@@ -14,7 +14,7 @@
 import { api, ApiError, NetworkError } from "../api.js";
 import { h } from "../dom.js";
 import { addStrings, getLang, t } from "../i18n.js";
-import { PhotoError, preparePhoto } from "../photos.js";
+import { photoField } from "../photo_field.js";
 import { signaturePad } from "../signature.js";
 import * as store from "../store.js";
 
@@ -889,11 +889,12 @@ function actionsPanel(ctx, order, view, redraw) {
       button.disabled = false;
       button.textContent = t("wo.form.submit");
       toast(t("wo.save_failed", { reason: error instanceof Error ? error.message : "" }));
-      return;
+      return false;
     }
     view.open = null;
     toast(t("wo.saved"));
     await redraw();
+    return true;
   }
 
   if (view.open) {
@@ -932,8 +933,7 @@ function actionForm(ctx, order, action, submit, cancel) {
   const note = h("textarea", { class: "input wo-textarea", id: "wo-form-note", rows: "3",
     "data-testid": "wo-form-note", oninput: () => { error.hidden = true; } });
   const fields = [];
-  const photos = [];
-  let processing = 0;
+  let photoInput = null;
   let department = null;
   let satisfaction = null;
   let pad = null;
@@ -966,67 +966,29 @@ function actionForm(ctx, order, action, submit, cancel) {
     fields.push(pad.el);
   }
   if (action === "report") {
-    const thumbs = h("div", { class: "wo-thumbs", "data-testid": "wo-form-photos" });
-    const working = h("p", { class: "muted", role: "status", hidden: true }, t("wo.form.photo_working"));
-    const urls = new Map();
-    const drawThumbs = () => {
-      thumbs.replaceChildren(...photos.map((p) => {
-        if (!urls.has(p.sha256)) urls.set(p.sha256, URL.createObjectURL(p.blob));
-        return h("div", { class: "wo-thumb" }, h("img", { src: urls.get(p.sha256), alt: "" }),
-          h("button", { type: "button", class: "wo-thumb-remove", "aria-label": t("wo.form.photo_remove"),
-            onclick: () => {
-              photos.splice(photos.indexOf(p), 1);
-              drawThumbs();
-            } }, "×"));
-      }));
-    };
-    const picker = (capture) => {
-      const input = h("input", { type: "file", accept: "image/*", class: "visually-hidden",
-        capture: capture ? "environment" : null, multiple: capture ? null : true,
-        "data-testid": capture ? "wo-form-camera" : "wo-form-gallery",
-        onchange: async () => {
-          const files = [...(input.files || [])];
-          input.value = "";
-          error.hidden = true;
-          processing += 1;
-          working.hidden = false;
-          for (const file of files) {
-            try {
-              const photo = await preparePhoto(file);
-              if (!photos.some((p) => p.sha256 === photo.sha256)) photos.push(photo);
-            } catch (problem) {
-              console.warn("work order: photo not usable", problem);
-              fail(problem instanceof PhotoError ? "wo.form.photo_bad" : "error.generic");
-            }
-          }
-          processing -= 1;
-          working.hidden = processing === 0;
-          drawThumbs();
-        } });
-      return h("label", { class: `btn wo-photo-btn${capture ? "" : " wo-photo-gallery"}` }, input,
-        t(capture ? "wo.form.take" : "wo.form.gallery"));
-    };
-    fields.push(h("div", { class: "wo-photo-row" }, picker(true), picker(false)), working, thumbs);
+    photoInput = photoField({ testid: "wo-form", onStart: () => { error.hidden = true; },
+      onProblem: (key) => fail(key) });
+    fields.push(photoInput.el);
   }
 
   const submitButton = h("button", { type: "button", class: "btn btn-primary btn-block", "data-testid": "wo-form-submit",
     onclick: async () => {
       error.hidden = true;
       const text = note.value.trim();
-      if (processing) return;
+      if (photoInput?.busy()) return;
       if (needsReason && !text) return fail("wo.form.reason_needed");
       if (action === "comment" && !text) return fail("wo.form.comment_needed");
       if ((action === "dispatch" || action === "redirect") && !department) return fail("wo.form.department_needed");
       if (action === "follow_up" && !satisfaction) return fail("wo.form.sat_needed");
-      if (action === "report" && !photos.length) return fail("wo.form.photo_needed");
+      if (action === "report" && !photoInput.photos.length) return fail("wo.form.photo_needed");
       if (action === "sign" && pad.isEmpty()) return fail("wo.form.sign_needed");
       const body = { note: text };
       let files = [];
       if (department) body.department = department;
       if (satisfaction) body.satisfaction = satisfaction;
       if (action === "report") {
-        body.photos = photos.map((p) => p.sha256);
-        files = photos;
+        body.photos = photoInput.photos.map((p) => p.sha256);
+        files = photoInput.photos;
       }
       if (action === "absent") body.owner_absent = true;
       if (action === "sign") {
@@ -1034,7 +996,9 @@ function actionForm(ctx, order, action, submit, cancel) {
         body.signature = signature.sha256;
         files = [signature];
       }
-      await submit(action, body, files, submitButton);
+      // The thumbnails' object URLs are freed once the step is in the outbox (kept on a failure,
+      // when the form stays open).
+      if (await submit(action, body, files, submitButton)) photoInput?.release();
     } }, t("wo.form.submit"));
 
   return h("div", { class: "card wo-form", "data-testid": `wo-form-${action}` },
