@@ -300,3 +300,28 @@ async def test_list_filters_and_other_sites(people, make_site, make_user, login)
         "/api/renovations", json=_application(site, unit=elsewhere.unit_id)
     )
     assert wrong.status_code == 400
+
+
+async def test_two_at_once_only_one_moves_the_permit(people):
+    import asyncio
+
+    site, c = await people()
+    body = _application(site, client_id=str(uuid.uuid4()))
+    created = await asyncio.gather(
+        c["kefu"].post("/api/renovations", json=body),
+        c["kefu"].post("/api/renovations", json=body),
+    )
+    assert sorted(r.status_code for r in created) == [200, 201]
+    assert created[0].json()["id"] == created[1].json()["id"]
+    url = f"/api/renovations/{created[0].json()['id']}"
+    await c["kefu"].post(f"{url}/submit-drawings")
+    await c["engineer"].post(f"{url}/approve-drawings")
+    signs = await asyncio.gather(
+        c["engineer"].post(f"{url}/sign", json={"department": "engineering"}),
+        c["manager"].post(f"{url}/sign", json={"department": "engineering"}),
+    )
+    assert sorted(r.status_code for r in signs) == [200, 409]
+    refused = next(r for r in signs if r.status_code == 409)
+    assert refused.json()["error"]["code"] in ("already_signed", "renovation_changed")
+    permit = (await c["kefu"].get(url)).json()
+    assert [e["action"] for e in permit["timeline"]].count("sign") == 1
