@@ -325,3 +325,10 @@ async def test_two_at_once_only_one_moves_the_permit(people):
     assert refused.json()["error"]["code"] in ("already_signed", "renovation_changed")
     permit = (await c["kefu"].get(url)).json()
     assert [e["action"] for e in permit["timeline"]].count("sign") == 1
+
+
+async def test_ids_out_of_range_are_400(people):
+    site, c = await people()
+    response = await c["kefu"].post("/api/renovations", json=_application(site, unit=2**40))
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_request"

@@ -40,12 +40,13 @@ REPLAYED = ResponseHeader(
 )
 Text = Annotated[str, msgspec.Meta(max_length=2000)]
 Fen = Annotated[int, msgspec.Meta(ge=0, le=2_000_000_000)]
+RowId = Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)]
 ClientId = Annotated[str, msgspec.Meta(min_length=1, max_length=36)] | None
 
 
 class PermitIn(msgspec.Struct, forbid_unknown_fields=True):
-    site: int
-    unit: int
+    site: RowId
+    unit: RowId
     owner_name: Annotated[str, msgspec.Meta(max_length=100)]
     starts_on: date
     owner_phone: Annotated[str, msgspec.Meta(max_length=32)] = ""
