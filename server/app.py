@@ -31,6 +31,7 @@ from server.routes.labels import LabelController
 from server.routes.patrol_records import PatrolRecordController
 from server.routes.photos import PhotoController
 from server.routes.plans import PlanController
+from server.routes.renovations import RenovationController
 from server.routes.scan import ScanController
 from server.routes.sites import SiteController
 from server.routes.sync import SyncController
@@ -73,6 +74,7 @@ def create_app(settings: Settings) -> Litestar:
             CatalogueController,
             InspectionController,
             WorkOrderController,
+            RenovationController,
             PlanController,
             PatrolRecordController,
             ComplianceController,

@@ -139,6 +139,45 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "already_acknowledged": ("该漏检已确认过", "This missed round is already acknowledged"),
     "comment_required": ("请填写说明", "Please add a comment"),
+    # Renovations (POST /api/renovations/...)
+    "renovation_illegal_step": (
+        "装修许可当前状态不能执行此操作，请刷新后再试",
+        "This step is not possible in the renovation permit's current state; refresh and try again",
+    ),
+    "renovation_changed": (
+        "装修许可刚被他人更新，请刷新后再试",
+        "Someone else just changed this renovation permit; refresh and try again",
+    ),
+    "renovation_exists": (
+        "该房号已有未结束的装修申请",
+        "This unit already has a renovation permit that is not closed",
+    ),
+    "drawings_not_approved": (
+        "装修图纸尚未经工程部审核通过",
+        "The drawings are not approved by engineering yet",
+    ),
+    "signatures_missing": (
+        "施工许可证还需客服、工程、保安三个部门签字",
+        "The permit still needs the signatures of customer service, engineering and security",
+    ),
+    "already_signed": ("该部门已签字", "This department has already signed"),
+    "fire_approval_required": (
+        "装修面积超过 200 平方米，须先取得消防部门审批",
+        "Over 200 m²: the fire authority's approval is required first",
+    ),
+    "fire_reference_required": ("请填写消防审批文号", "Enter the fire authority's reference"),
+    "extension_illegal_step": (
+        "延期申请当前状态不能执行此操作",
+        "This step is not possible in the extension request's current state",
+    ),
+    "extension_pending": (
+        "已有待审批的延期申请",
+        "An extension request is already waiting for review or approval",
+    ),
+    "outside_permit_period": (
+        "动火日期超出装修许可期限",
+        "The hot-work dates are outside the permit's period",
+    ),
     "database_unavailable": ("数据库不可用", "The database is not available"),
     "internal_error": ("服务器内部错误，请稍后再试", "Internal server error, please try again"),
 }

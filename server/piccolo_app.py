@@ -18,6 +18,7 @@ APP_CONFIG = AppConfig(
             "server.tables.work_orders",
             "server.tables.plans",
             "server.tables.calendars",
+            "server.tables.renovations",
         ],
         exclude_imported=True,
     )

@@ -28,6 +28,29 @@ STEP_FROM = {
     "follow-up": "verified",
 }
 
+# Renovations: the permit's status each path needs (by its last segment), and for the extension
+# steps the extension's status.
+ENGINEERS = {"manager", "admin", "department"}  # the matrix's department user is engineering's
+RENOVATION_FROM = {
+    "submit-drawings": "applied",
+    "approve-drawings": "drawings_review",
+    "reject-drawings": "drawings_review",
+    "fire-approval": "applied",
+    "sign": "drawings_review",
+    "issue": "drawings_review",
+    "start": "permit_issued",
+    "accept-hidden-works": "in_progress",
+    "complete": "hidden_works_accepted",
+    "accept-completion": "completed",
+    "settle-deposit": "completion_accepted",
+    "close": "deposit_settled",
+    "extensions": "permit_issued",
+    "review": "in_progress",
+    "approve": "in_progress",
+    "reject": "in_progress",
+}
+EXTENSION_FROM = {"review": "requested", "approve": "reviewed", "reject": "requested"}
+
 # (method, path template, body, roles allowed). {site}, {checkpoint}, {user} are filled per test.
 MATRIX = [
     ("GET", "/api/me", None, EVERYONE),
@@ -95,6 +118,34 @@ MATRIX = [
     ("DELETE", "/api/floors/{floor}/plan", None, {"manager", "admin"}),
     ("GET", "/api/floors/{floor}/checkpoints", None, EVERYONE),
     ("PUT", "/api/checkpoints/{checkpoint}/position", "position", {"manager", "admin"}),
+    # Registered first: the rows below put their own permits on the same unit.
+    ("POST", "/api/renovations", "renovation", DESK),
+    ("GET", "/api/renovations", None, EVERYONE),
+    ("GET", "/api/renovations/{permit}", None, EVERYONE),
+    ("POST", "/api/renovations/{permit}/submit-drawings", None, DESK),
+    ("POST", "/api/renovations/{permit}/approve-drawings", None, ENGINEERS),
+    ("POST", "/api/renovations/{permit}/reject-drawings", "reason", ENGINEERS),
+    ("POST", "/api/renovations/{permit}/fire-approval", "fire-approval", DESK),
+    ("POST", "/api/renovations/{permit}/sign", "sign", ENGINEERS),
+    ("POST", "/api/renovations/{permit}/issue", None, DESK),
+    ("POST", "/api/renovations/{permit}/start", None, DESK),
+    ("POST", "/api/renovations/{permit}/accept-hidden-works", None, ENGINEERS),
+    ("POST", "/api/renovations/{permit}/complete", None, DESK),
+    ("POST", "/api/renovations/{permit}/accept-completion", None, ENGINEERS),
+    ("POST", "/api/renovations/{permit}/settle-deposit", None, {"manager", "admin"}),
+    ("POST", "/api/renovations/{permit}/close", None, DESK),
+    ("POST", "/api/renovations/{permit}/workers", "worker", DESK),
+    # 保安 or a manager; the matrix has no security user.
+    ("POST", "/api/renovations/{permit}/hot-work", "hot-work", {"manager", "admin"}),
+    ("POST", "/api/renovations/{permit}/extensions", "extension", DESK),
+    ("POST", "/api/renovations/{permit}/extensions/{extension}/review", None, ENGINEERS),
+    (
+        "POST",
+        "/api/renovations/{permit}/extensions/{extension}/approve",
+        None,
+        {"manager", "admin"},
+    ),
+    ("POST", "/api/renovations/{permit}/extensions/{extension}/reject", "reason", ENGINEERS),
     ("POST", "/api/auth/logout", None, EVERYONE),
 ]
 
@@ -183,6 +234,25 @@ def _body(kind, role, site=None, settings=None):
         return {"json": {"owner_absent": True}}
     if kind == "follow-up":
         return {"json": {"satisfaction": "satisfied"}}
+    if kind == "renovation" and site is not None:
+        return {
+            "json": {
+                "site": site.id,
+                "unit": site.unit_id,
+                "owner_name": "业主",
+                "starts_on": "2026-12-01",
+            }
+        }
+    if kind == "fire-approval":
+        return {"json": {"reference": "消审〔2026〕1号"}}
+    if kind == "sign":
+        return {"json": {"department": "engineering"}}
+    if kind == "worker":
+        return {"json": {"name": "王五", "id_number": "310101199001011234"}}
+    if kind == "hot-work":
+        return {"json": {"starts_on": "2026-12-02", "ends_on": "2026-12-03"}}
+    if kind == "extension":
+        return {"json": {"requested_until": "2027-06-30", "reason": "工期延误"}}
     if kind == "new-user":
         return {
             "json": {"username": f"made-by-{role}", "password": "longenough1", "role": "patrol"}
@@ -283,6 +353,49 @@ async def _a_missed_round(site_id: int, checkpoint_id: int) -> int:
     return row["id"]
 
 
+async def _a_renovation(site, template: str, signer: int) -> tuple[int, int]:
+    """A permit of the site's unit in the status the path needs (for sign: drawings approved and
+    signed by 客服 and 保安; for issue: by all three), and an extension when the path needs one."""
+    from datetime import UTC, date, datetime
+
+    from server.tables.renovations import RenovationExtension, RenovationPermit
+
+    last = template.rsplit("/", 1)[-1]
+    status = RENOVATION_FROM.get(last, "applied")
+    now = datetime.now(UTC)
+    reviewed = last in ("sign", "issue")
+    rows = await RenovationPermit.insert(
+        RenovationPermit(
+            site=site.id,
+            unit=site.unit_id,
+            owner_name="业主",
+            starts_on=date(2026, 12, 1),
+            ends_on=date(2027, 3, 1),
+            status=status,
+            drawings_reviewed_at=now if reviewed else None,
+            cs_signed_by=signer if reviewed else None,
+            security_signed_by=signer if reviewed else None,
+            engineering_signed_by=signer if last == "issue" else None,
+            created_at=now,
+            updated_at=now,
+        )
+    ).returning(RenovationPermit.id)
+    permit_id = rows[0]["id"]
+    extension_id = 0
+    if "{extension}" in template:
+        made = await RenovationExtension.insert(
+            RenovationExtension(
+                permit=permit_id,
+                requested_until=date(2027, 6, 1),
+                reason="工期延误",
+                status=EXTENSION_FROM[last],
+                requested_at=now,
+            )
+        ).returning(RenovationExtension.id)
+        extension_id = made[0]["id"]
+    return permit_id, extension_id
+
+
 def test_matrix_covers_every_api_route(settings):
     from server.app import create_app
 
@@ -305,6 +418,8 @@ def test_matrix_covers_every_api_route(settings):
                 .replace("{day:str}", "{day}")
                 .replace("{plan_id:int}", "{plan}")
                 .replace("{occurrence_id:int}", "{missed}")
+                .replace("{permit_id:int}", "{permit}")
+                .replace("{extension_id:int}", "{extension}")
             )
             routes.add((method, path))
     assert routes == declared
@@ -323,7 +438,12 @@ async def test_role_matrix(role, make_site, make_user, login, settings):
     for method, template, body, allowed in sorted(
         MATRIX, key=lambda row: row[1] == "/api/auth/logout"
     ):
+        permit, extension = (
+            await _a_renovation(site, template, target.id) if "{permit}" in template else (0, 0)
+        )
         path = template.format(
+            permit=permit,
+            extension=extension,
             site=site.id,
             checkpoint=site.checkpoint_ids[0],
             user=target.id,
@@ -366,6 +486,8 @@ async def test_anonymous_gets_401_everywhere(make_site, make_client):
             floor=1,
             plan=1,
             missed=1,
+            permit=1,
+            extension=1,
         )
         response = await client.request(method, path, **_body(body, "anon"))
         assert response.status_code == 401, (method, path)
