@@ -15,7 +15,7 @@ import pytest
 from conftest import CHROMIUM, CHROMIUM_ARGS, demo_server
 from phone import PHONE
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from test_browser_scan import (
     DECODE_TIMEOUT_MS,
     RECORDER,
@@ -70,7 +70,7 @@ def label(https_server) -> dict:
 
 
 def test_app_over_https_is_secure_registers_its_worker_and_scans(
-    https_server, label, tmp_path, artifacts_dir
+    browser, https_server, label, tmp_path, artifacts_dir
 ):
     leaf = tls.load_certificate(https_server.data_dir / "tls" / "server.crt")
     spki = tls.spki_sha256_base64(leaf)
@@ -81,78 +81,75 @@ def test_app_over_https_is_secure_registers_its_worker_and_scans(
         "--use-fake-ui-for-media-stream",
         f"--use-file-for-fake-video-capture={camera}",
     ]
-    with sync_playwright() as playwright:
-        # Without the server's key trusted, Chromium refuses the certificate.
-        untrusting = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            page = untrusting.new_page()
-            with pytest.raises(PlaywrightError, match="ERR_CERT_AUTHORITY_INVALID"):
-                page.goto(https_server.url + "/app/home")
-        finally:
-            untrusting.close()
-
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[*args, f"--ignore-certificate-errors-spki-list={spki}"],
-            permissions=["camera"],
-            **PHONE,
-        )
-        try:
-            context.add_init_script(RECORDER)
-            page = context.pages[0] if context.pages else context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            resolves: list[int] = []
-            page.on(
-                "response",
-                lambda r: (
-                    resolves.append(r.status) if r.url.endswith("/api/scan/resolve") else None
-                ),
-            )
-
+    # The session's Playwright launches both (a second sync Playwright in one process is refused).
+    chromium = browser.browser_type
+    # Without the server's key trusted, Chromium refuses the certificate.
+    untrusting = chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    try:
+        page = untrusting.new_page()
+        with pytest.raises(PlaywrightError, match="ERR_CERT_AUTHORITY_INVALID"):
             page.goto(https_server.url + "/app/home")
-            assert page.evaluate("window.isSecureContext") is True
-            assert page.evaluate("location.protocol") == "https:"
-            expect(page.get_by_test_id("login-screen")).to_be_visible()
-            page.get_by_test_id("login-username").fill("patrol")
-            page.get_by_test_id("login-password").fill(https_server.password)
-            page.get_by_test_id("login-submit").click()
-            expect(page.get_by_test_id("home-screen")).to_be_visible()
+    finally:
+        untrusting.close()
 
-            # The service worker registers over HTTPS and controls the page after a reload.
-            scope = page.evaluate("navigator.serviceWorker.ready.then((r) => r.scope)")
-            assert scope == https_server.url + "/"
-            page.reload()
-            expect(page.get_by_test_id("home-screen")).to_be_visible()
-            page.wait_for_function(
-                "navigator.serviceWorker.controller !== null"
-                " && navigator.serviceWorker.controller.state === 'activated'"
-            )
-            assert page.evaluate("navigator.serviceWorker.controller.scriptURL") == (
-                https_server.url + "/sw.js"
-            )
+    context = chromium.launch_persistent_context(
+        str(tmp_path / "profile"),
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[*args, f"--ignore-certificate-errors-spki-list={spki}"],
+        permissions=["camera"],
+        **PHONE,
+    )
+    try:
+        context.add_init_script(RECORDER)
+        page = context.pages[0] if context.pages else context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        resolves: list[int] = []
+        page.on(
+            "response",
+            lambda r: resolves.append(r.status) if r.url.endswith("/api/scan/resolve") else None,
+        )
 
-            # The camera works in the secure context: the label opens its checkpoint.
-            assert page.evaluate("typeof navigator.mediaDevices?.getUserMedia") == "function"
-            page.get_by_test_id("tile-scan").click()
-            expect(page).to_have_url(label_path_re(label), timeout=DECODE_TIMEOUT_MS)
-            expect(page.get_by_test_id("checkpoint-code")).to_have_text(label["code"])
-            assert resolves == [200]
-            assert decoders(page)[-1] in ("jsqr", "barcode-detector")
-            assert_camera_released(page)
-            page.screenshot(path=str(artifacts_dir / "https-checkpoint-390.png"))
-            assert errors == []
+        page.goto(https_server.url + "/app/home")
+        assert page.evaluate("window.isSecureContext") is True
+        assert page.evaluate("location.protocol") == "https:"
+        expect(page.get_by_test_id("login-screen")).to_be_visible()
+        page.get_by_test_id("login-username").fill("patrol")
+        page.get_by_test_id("login-password").fill(https_server.password)
+        page.get_by_test_id("login-submit").click()
+        expect(page.get_by_test_id("home-screen")).to_be_visible()
 
-            # The CA page, as a phone shows it: the fingerprint to compare and both downloads.
-            page.goto(https_server.url + "/ca")
-            ca = tls.load_certificate(https_server.ca_path)
-            expect(page.get_by_test_id("ca-fingerprint")).to_have_text(tls.fingerprint(ca))
-            expect(page.get_by_test_id("ca-download")).to_have_attribute("href", "/ca.crt")
-            expect(page.get_by_test_id("ca-download-ios")).to_be_visible()
-            page.screenshot(path=str(artifacts_dir / "https-ca-page-390.png"), full_page=True)
-        finally:
-            context.close()
+        # The service worker registers over HTTPS and controls the page after a reload.
+        scope = page.evaluate("navigator.serviceWorker.ready.then((r) => r.scope)")
+        assert scope == https_server.url + "/"
+        page.reload()
+        expect(page.get_by_test_id("home-screen")).to_be_visible()
+        page.wait_for_function(
+            "navigator.serviceWorker.controller !== null"
+            " && navigator.serviceWorker.controller.state === 'activated'"
+        )
+        assert page.evaluate("navigator.serviceWorker.controller.scriptURL") == (
+            https_server.url + "/sw.js"
+        )
+
+        # The camera works in the secure context: the label opens its checkpoint.
+        assert page.evaluate("typeof navigator.mediaDevices?.getUserMedia") == "function"
+        page.get_by_test_id("tile-scan").click()
+        expect(page).to_have_url(label_path_re(label), timeout=DECODE_TIMEOUT_MS)
+        expect(page.get_by_test_id("checkpoint-code")).to_have_text(label["code"])
+        assert resolves == [200]
+        assert decoders(page)[-1] in ("jsqr", "barcode-detector")
+        assert_camera_released(page)
+        page.screenshot(path=str(artifacts_dir / "https-checkpoint-390.png"))
+        assert errors == []
+
+        # The CA page, as a phone shows it: the fingerprint to compare and both downloads.
+        page.goto(https_server.url + "/ca")
+        ca = tls.load_certificate(https_server.ca_path)
+        expect(page.get_by_test_id("ca-fingerprint")).to_have_text(tls.fingerprint(ca))
+        expect(page.get_by_test_id("ca-download")).to_have_attribute("href", "/ca.crt")
+        expect(page.get_by_test_id("ca-download-ios")).to_be_visible()
+        page.screenshot(path=str(artifacts_dir / "https-ca-page-390.png"), full_page=True)
+    finally:
+        context.close()

@@ -559,8 +559,10 @@ def test_server_error_backs_off_and_a_refusal_is_kept_until_deleted(
     phone.log_check(good)
     phone.go("/app/outbox")
     expect(phone.page.get_by_test_id("outbox-unsynced")).to_have_text("1")
+    # Keep it unsynced for the logout below: the server fails before the phone is back online
+    # (coming online starts a sync at once, which would otherwise deliver it first).
+    phone.page.route("**/api/sync", server_error)
     context.set_offline(False)
-    phone.page.route("**/api/sync", server_error)  # keep it unsynced for the logout below
     messages: list[str] = []
 
     def cancel(dialog):
