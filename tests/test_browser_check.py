@@ -25,6 +25,9 @@ from qr.signing import label_url, sign
 pytestmark = pytest.mark.browser
 
 OPEN_TIMEOUT_MS = 15_000
+# A photo is decoded, scaled and hashed on the phone before its thumbnail shows: seconds of CPU on
+# a loaded two-core test machine.
+PHOTO_TIMEOUT_MS = 15_000
 DEVICE_TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
 
 # Everything in one IndexedDB object store of the app's database, as plain JSON-able values.
@@ -281,7 +284,7 @@ def test_failed_item_needs_a_photo_before_saving(phone, live_server, demo, artif
     phone.context.set_offline(True)
     camera.set_input_files(camera_jpeg())
     thumbs = phone.get_by_test_id(f"item-{code}-photos").locator("img")
-    expect(thumbs).to_have_count(1)
+    expect(thumbs).to_have_count(1, timeout=PHOTO_TIMEOUT_MS)
     phone.wait_for_function(
         "(img) => img.complete && img.naturalWidth > 0", arg=thumbs.element_handle()
     )
@@ -385,7 +388,9 @@ def test_signage_failure_picks_a_defect_type(phone, live_server, demo, artifacts
     phone.get_by_test_id("item-intact").scroll_into_view_if_needed()
     phone.screenshot(path=str(artifacts_dir / "check-390-signage-defect.png"))
     phone.get_by_test_id("item-intact-camera").set_input_files(camera_jpeg((1200, 900), 1))
-    expect(phone.get_by_test_id("item-intact-photos").locator("img")).to_have_count(1)
+    expect(phone.get_by_test_id("item-intact-photos").locator("img")).to_have_count(
+        1, timeout=PHOTO_TIMEOUT_MS
+    )
     phone.get_by_test_id("check-all-pass").click()
     phone.get_by_test_id("check-save").click()
     expect(phone).to_have_url(re.compile(r"/app/scan$"))
@@ -407,7 +412,9 @@ def test_unsaved_form_survives_a_reload(phone, live_server, demo):
     phone.get_by_test_id(f"item-{first}-na").click()
     phone.get_by_test_id(f"item-{second}-fail").click()
     phone.get_by_test_id(f"item-{second}-camera").set_input_files(camera_jpeg((800, 600), 1))
-    expect(phone.get_by_test_id(f"item-{second}-photos").locator("img")).to_have_count(1)
+    expect(phone.get_by_test_id(f"item-{second}-photos").locator("img")).to_have_count(
+        1, timeout=PHOTO_TIMEOUT_MS
+    )
     phone.get_by_test_id(f"item-{second}-note").fill("漏水")
     phone.get_by_test_id("check-note").fill("夜班复查")
     expect(screen).to_have_attribute("data-draft", "saved")
@@ -544,7 +551,9 @@ def test_gallery_only_where_the_template_allows_it(phone, live_server, demo):
     assert gallery.get_attribute("capture") is None
     assert gallery.get_attribute("multiple") is not None
     gallery.set_input_files([camera_jpeg((2400, 1800), 1), camera_jpeg((1600, 2400), 1)])
-    expect(phone.get_by_test_id(f"item-{item}-photos").locator("img")).to_have_count(2)
+    expect(phone.get_by_test_id(f"item-{item}-photos").locator("img")).to_have_count(
+        2, timeout=PHOTO_TIMEOUT_MS
+    )
 
 
 def test_synced_check_shows_on_the_server_and_as_the_last_check(phone, live_server, demo):
@@ -577,7 +586,9 @@ def test_open_work_order_of_a_failure_is_shown_offline_too(phone, live_server, d
     expect(phone.get_by_test_id("check-orders")).to_have_text("没有未关闭的工单")
     phone.get_by_test_id(f"item-{code}-fail").click()
     phone.get_by_test_id(f"item-{code}-camera").set_input_files(camera_jpeg((1000, 800), 1))
-    expect(phone.get_by_test_id(f"item-{code}-photos").locator("img")).to_have_count(1)
+    expect(phone.get_by_test_id(f"item-{code}-photos").locator("img")).to_have_count(
+        1, timeout=PHOTO_TIMEOUT_MS
+    )
     phone.get_by_test_id("check-all-pass").click()
     phone.get_by_test_id("check-save").click()
     expect(phone).to_have_url(re.compile(r"/app/scan$"))
