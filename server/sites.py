@@ -26,7 +26,7 @@ async def visible_site(user: CurrentUser, site_id: int) -> dict:
 
 
 async def sites_of(user: CurrentUser) -> list[dict]:
-    query = Site.select(Site.id, Site.code, Site.name).order_by(Site.name)
+    query = Site.select(Site.id, Site.code, Site.name, Site.timezone).order_by(Site.name)
     if not user.is_admin:
         if not user.site_ids:
             return []

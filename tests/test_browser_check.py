@@ -296,7 +296,7 @@ def test_failed_item_needs_a_photo_before_saving(phone, live_server, demo, artif
     expect(thumbs).to_have_count(0)
     expect(message).to_be_visible()
     camera.set_input_files(camera_jpeg())
-    expect(thumbs).to_have_count(1)
+    expect(thumbs).to_have_count(1, timeout=PHOTO_TIMEOUT_MS)
     box = phone.get_by_test_id(f"item-{code}-photo-remove").bounding_box()
     assert box["width"] >= 48 and box["height"] >= 48
     phone.get_by_test_id(f"item-{code}-note").fill("箱门玻璃破裂")

@@ -9,7 +9,7 @@
 //   shell; /static/ and /vendor/ → cache first; /api/ → not touched (network only; the page
 //   handles offline itself). Everything else goes to the network as if there were no worker.
 
-const VERSION = "8";
+const VERSION = "9";
 const PREFIX = "xunjian-shell-";
 const CACHE = `${PREFIX}v${VERSION}`;
 

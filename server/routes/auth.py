@@ -37,6 +37,8 @@ class SiteRef(msgspec.Struct):
     id: int
     code: str
     name: str
+    #: The site's time zone: its days (today, yesterday) are counted in it, not the phone's.
+    timezone: str
 
 
 class Me(msgspec.Struct):

@@ -9,6 +9,7 @@
 import { api, NetworkError } from "../api.js";
 import { h } from "../dom.js";
 import { addStrings, getLang, t } from "../i18n.js";
+import { siteClock } from "./coverage.js";
 
 const DESK_ROLES = ["dispatcher", "manager", "admin"];
 
@@ -161,9 +162,9 @@ function statusText(status) {
 
 const pad = (n) => String(n).padStart(2, "0");
 
-function localToday() {
-  const now = new Date();
-  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+/** Today at the site (its time zone, not the browser's). */
+function siteToday(site) {
+  return siteClock(new Date().toISOString(), site.timezone || "Asia/Shanghai").day;
 }
 
 function shiftDay(day, delta) {
@@ -202,9 +203,9 @@ export function render(ctx) {
   }
   const state = {
     tab: desk && q.get("tab") === "monthly" ? "monthly" : "daily",
-    day: /^\d{4}-\d{2}-\d{2}$/.test(q.get("day") || "") ? q.get("day") : localToday(),
+    day: /^\d{4}-\d{2}-\d{2}$/.test(q.get("day") || "") ? q.get("day") : siteToday(site),
     user: desk ? (q.get("user") ? Number(q.get("user")) : null) : me.id,
-    month: /^\d{4}-(0[1-9]|1[0-2])$/.test(q.get("month") || "") ? q.get("month") : localToday().slice(0, 7),
+    month: /^\d{4}-(0[1-9]|1[0-2])$/.test(q.get("month") || "") ? q.get("month") : siteToday(site).slice(0, 7),
     by: q.get("by") === "person" ? "person" : "building",
     people: new Map(),
   };

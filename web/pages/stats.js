@@ -7,6 +7,7 @@
 import { api, NetworkError } from "../api.js";
 import { h } from "../dom.js";
 import { addStrings, getLang, t } from "../i18n.js";
+import { siteClock } from "./coverage.js";
 import { departmentName, DESK_ROLES, formatDuration, SOURCES, sourceIcon, STATUSES } from "./board.js";
 
 const STEPS = ["dispatch", "arrange", "report", "return"];
@@ -134,11 +135,9 @@ addStrings({
   },
 });
 
-/** Today as YYYY-MM-DD in the browser's own time zone. */
-function today() {
-  const now = new Date();
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+/** Today as YYYY-MM-DD at the site (its time zone, not the browser's). */
+function today(site) {
+  return siteClock(new Date().toISOString(), site?.timezone || "Asia/Shanghai").day;
 }
 
 function shiftMonth(month, delta) {
@@ -206,7 +205,7 @@ export function render(ctx) {
     screen.append(h("p", { class: "muted" }, t("home.no_site")));
     return screen;
   }
-  let month = /^\d{4}-(0[1-9]|1[0-2])$/.test(q.get("month") || "") ? q.get("month") : today().slice(0, 7);
+  let month = /^\d{4}-(0[1-9]|1[0-2])$/.test(q.get("month") || "") ? q.get("month") : today(site).slice(0, 7);
 
   const body = h("div", { class: "stats-body", "aria-live": "polite", "data-testid": "stats-body" });
   const monthInput = h("input", { class: "input", type: "month", id: "stats-month", "data-testid": "stats-month",
@@ -373,7 +372,8 @@ function makeExportForm(getSite, month) {
   function follow(shown) {
     if (chosen) return;
     from.value = `${shown}-01`;
-    to.value = shown === today().slice(0, 7) ? today() : lastDayOf(shown);
+    const now = today(getSite());
+    to.value = shown === now.slice(0, 7) ? now : lastDayOf(shown);
     update();
   }
   const link = h("a", { class: "btn btn-primary", "data-testid": "stats-export", download: "" }, t("stats.download"));
