@@ -202,9 +202,10 @@ async def test_positions_and_compliance_states(desk, make_user, login):
     for cp in (a, b):
         await PlanCheckpoint.insert(PlanCheckpoint(plan=plan_id, checkpoint=cp))
     await compliance_store.rebuild_plan(plan_id)
-    yesterday = (today - timedelta(days=1)).isoformat()
+    # Two days ago, not yesterday: just after midnight yesterday's round is still in its grace.
+    past = (today - timedelta(days=2)).isoformat()
     view = (
-        await client.get(f"/api/floors/{site.floor_id}/checkpoints?from={yesterday}&to={yesterday}")
+        await client.get(f"/api/floors/{site.floor_id}/checkpoints?from={past}&to={past}")
     ).json()
     states = {cp["id"]: cp["state"] for cp in view["checkpoints"]}
     assert states == {a: "missed", b: "missed", c: "not_planned"}
