@@ -126,10 +126,13 @@ async def _escalate(
     return level - stored
 
 
-async def run_periodically(settings: Settings, interval_seconds: float) -> None:
+async def run_periodically(
+    settings: Settings, interval_seconds: float, *, job: str = "escalation"
+) -> None:
     """Escalate every ``interval_seconds`` until cancelled (the app's lifespan owns the task), in
     the one worker leading the job (server/leader.py). A failed run is logged and the next one
-    tries again. First, orders stored before their deadline was (``due_at``) get one."""
+    tries again. First, orders stored before their deadline was (``due_at``) get one. ``job``
+    names the leadership lock (a test runs a loop of its own beside the app's)."""
     from server import leader
 
     backfilled = False
@@ -148,7 +151,7 @@ async def run_periodically(settings: Settings, interval_seconds: float) -> None:
                 log.exception("could not store the deadlines of older work orders")
         await escalate_due(datetime.now(UTC), settings)
 
-    await leader.run_periodically("escalation", interval_seconds, tick)
+    await leader.run_periodically(job, interval_seconds, tick)
 
 
 __all__ = ["escalate_due", "level_dues", "run_periodically"]

@@ -578,7 +578,8 @@ async def test_the_periodic_task_escalates_by_itself(crew, settings):
     a_month_ago = datetime.now(UTC) - timedelta(days=30)
     await WorkOrder.update({WorkOrder.deferred_at: a_month_ago}).where(WorkOrder.id == order_id)
 
-    task = asyncio.create_task(run_periodically(settings, 0.02))
+    # Its own leadership lock: on PostgreSQL the app's own loop leads "escalation" (every 60 s).
+    task = asyncio.create_task(run_periodically(settings, 0.02, job="escalation:test"))
     try:
         for _ in range(250):
             level = (
