@@ -492,6 +492,11 @@ async def create_permit(
                 (RenovationPermit.unit == unit) & (RenovationPermit.status != "closed")
             )
             if open_one:
+                # On PostgreSQL the open permit may be this very request's twin, committed between
+                # the check above and this one.
+                earlier = await _already(RenovationPermit, client_id, digest)
+                if earlier is not None:
+                    return Outcome(earlier["id"], replayed=True)
                 raise ApiError(409, "renovation_exists")
             inserted = await RenovationPermit.insert(
                 RenovationPermit(
@@ -534,6 +539,11 @@ async def create_permit(
         earlier = await _already(RenovationPermit, client_id, digest)
         if earlier is not None:
             return Outcome(earlier["id"], replayed=True)
+        if await RenovationPermit.exists().where(
+            (RenovationPermit.unit == unit) & (RenovationPermit.status != "closed")
+        ):
+            # The one-open-permit index: another desk registered the unit at the same moment.
+            raise ApiError(409, "renovation_exists") from None
         raise
     return Outcome(permit_id)
 

@@ -327,6 +327,24 @@ async def test_two_at_once_only_one_moves_the_permit(people):
     assert [e["action"] for e in permit["timeline"]].count("sign") == 1
 
 
+async def test_two_desks_registering_one_unit_at_once_make_one_permit(people):
+    import asyncio
+
+    site, c = await people()
+    created = await asyncio.gather(
+        *(
+            c["kefu"].post("/api/renovations", json=_application(site, client_id=str(uuid.uuid4())))
+            for _ in range(3)
+        )
+    )
+    assert sorted(r.status_code for r in created) == [201, 409, 409]
+    assert {r.json()["error"]["code"] for r in created if r.status_code == 409} == {
+        "renovation_exists"
+    }
+    listed = (await c["kefu"].get(f"/api/renovations?site={site.id}")).json()
+    assert len(listed) == 1
+
+
 async def test_ids_out_of_range_are_400(people):
     site, c = await people()
     response = await c["kefu"].post("/api/renovations", json=_application(site, unit=2**40))
