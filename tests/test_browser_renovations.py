@@ -372,7 +372,8 @@ def test_desk_registers_issues_offline_once_and_the_check_screen_shows_the_glanc
     )
     # Then the inspector's own department's checklist, as on any check.
     expect(ipage.get_by_test_id("check-items")).to_be_visible()
-    ipage.screenshot(path=str(artifacts_dir / "renovations-glance-390.png"), full_page=True)
+    ipage.screenshot(path=str(artifacts_dir / "renovations-glance-390.png"))
+    card.screenshot(path=str(artifacts_dir / "renovations-glance-card-390.png"))
     inspector.close()
 
 

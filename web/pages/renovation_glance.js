@@ -39,6 +39,7 @@ addStrings({
     "glance.pass": "证号 {number}",
     "glance.pass_until": "至 {day}",
     "glance.pass_expired": "已过期",
+    "glance.expired_count": "{n} 人证件过期",
     "glance.hot_work": "动火",
     "glance.hot_work_today": "今日动火证有效：{from} – {to} {where}",
     "glance.no_hot_work": "今日无有效动火证：不得动火",
@@ -71,6 +72,7 @@ addStrings({
     "glance.pass": "Pass {number}",
     "glance.pass_until": "until {day}",
     "glance.pass_expired": "Expired",
+    "glance.expired_count": "{n} expired",
     "glance.hot_work": "Hot work",
     "glance.hot_work_today": "Hot-work permit valid today: {from} – {to} {where}",
     "glance.no_hot_work": "No hot-work permit today: no hot work",
@@ -186,7 +188,7 @@ export function noisyBanner(windows, timeZone) {
     el.dataset.allowed = allowed ? "true" : "false";
     el.className = `glance-noisy ${allowed ? "is-allowed" : "is-forbidden"}`;
     el.replaceChildren(
-      h("strong", { class: "glance-noisy-head" }, allowed ? "🔊 " : "🔇 ", t(allowed ? "glance.noisy_ok" : "glance.noisy_no")),
+      h("strong", { class: "glance-noisy-head" }, allowed ? "✓ " : "✗ ", t(allowed ? "glance.noisy_ok" : "glance.noisy_no")),
       h("span", { class: "glance-noisy-windows" }, t("glance.noisy_windows", {
         windows: (windows || []).map((w) => `${w[0]}–${w[1]}`).join("，"), time })));
   };
@@ -226,6 +228,7 @@ export function glanceBody(row, { timeZone, fetchedAt, offline }) {
   const todayStatus = row.today || {};
   const workers = row.workers || [];
   const contractor = row.contractor || {};
+  const expired = workers.filter((w) => (w.valid_until ? w.valid_until < today : w.valid === false)).length;
   const leftClass = left === null ? "" : left < 0 ? "is-overdue" : left <= 7 ? "is-soon" : "is-ok";
   return [
     h("div", { class: "glance-head" },
@@ -254,10 +257,12 @@ export function glanceBody(row, { timeZone, fetchedAt, offline }) {
     h("div", { class: `glance-block glance-hot ${hotToday.length ? "is-valid" : "is-none"}`, "data-testid": "glance-hot-work",
       "data-valid": hotToday.length ? "true" : "false" },
       hotToday.length
-        ? hotToday.map((w) => h("p", null, "🔥 ", t("glance.hot_work_today", { from: w.starts_on, to: w.ends_on, where: w.location || "" })))
+        ? hotToday.map((w) => h("p", null, t("glance.hot_work_today", { from: w.starts_on, to: w.ends_on, where: w.location || "" })))
         : h("p", null, t("glance.no_hot_work"))),
-    h("details", { class: "glance-block glance-workers-box", open: workers.length <= 4 ? true : null },
-      h("summary", { class: "glance-label" }, t("glance.workers", { n: workers.length })),
+    h("details", { class: "glance-block glance-workers-box", open: workers.length <= 2 || expired ? true : null },
+      h("summary", { class: "glance-label" }, t("glance.workers", { n: workers.length }),
+        expired ? h("strong", { class: "glance-expired", "data-testid": "glance-expired-count" },
+          ` · ${t("glance.expired_count", { n: expired })}`) : null),
       workers.length
         ? h("ul", { class: "glance-workers", "data-testid": "glance-workers" }, workers.map((w) => workerLine(w, today)))
         : h("p", { class: "muted" }, t("glance.no_workers"))),
@@ -271,7 +276,7 @@ export function glanceBody(row, { timeZone, fetchedAt, offline }) {
       row.permit_id ? h("a", { class: "btn glance-open", href: `/app/renovations/${row.permit_id}`,
         "data-testid": "glance-open-permit" }, t("glance.open_permit")) : null,
       fetchedAt ? h("span", { class: "muted", "data-testid": "glance-as-of" },
-        t("glance.as_of", { time: formatTime(fetchedAt) }), offline ? " · ⚡" : "") : null),
+        t("glance.as_of", { time: formatTime(fetchedAt) })) : null),
   ];
 }
 

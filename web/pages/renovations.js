@@ -502,11 +502,20 @@ onRequestSynced(async (record, response, user) => {
   if (response && typeof response.id === "number" && response.unit) await keepPermit(user.id, response);
 });
 
-/** Queue a write of permit `permitId` (group keeps the order), and try to send it now. */
+/**
+ * Queue a write of permit `permitId` (group keeps the order) and try to send it now; if it is
+ * still on the phone a moment later (offline, server busy), say so.
+ */
 async function queue(ctx, permitId, path, body, label, photos = []) {
   const id = await store.queueRequest({ path, body, photos, group: permitId ? `renovation:${permitId}` : null,
     label, userId: ctx.me.id });
   syncNow().catch(() => {});
+  if (permitId) {
+    setTimeout(async () => {
+      const row = await store.getRecord(id).catch(() => null);
+      if (row && (row.status === "pending" || row.status === "sending")) toast(t("ren.saved"));
+    }, 1500);
+  }
   return id;
 }
 
@@ -572,13 +581,14 @@ export function renderList(ctx) {
   if (ctx.hasScreen("/app/violations")) links.push(h("a", { class: "btn ren-link", href: "/app/violations" }, t("ren.violations")));
   if (ctx.hasScreen("/app/renovations/rules") && MANAGERS.has(ctx.me.role)) links.push(h("a", { class: "btn ren-link", href: "/app/renovations/rules" }, t("ren.rules")));
 
-  screen.append(
+  screen.append(...[
     h("div", { class: "wo-queue-head" }, h("h1", { class: "page-title" }, t("ren.title")), count),
     note, searchBox, chips,
     links.length ? h("div", { class: "ren-links" }, links) : null,
     list,
     isDesk(ctx.me) ? h("div", { class: "wo-bottom" },
-      h("a", { class: "btn btn-primary btn-block", href: "/app/renovations/new", "data-testid": "ren-new" }, t("ren.new"))) : null);
+      h("a", { class: "btn btn-primary btn-block", href: "/app/renovations/new", "data-testid": "ren-new" }, t("ren.new"))) : null,
+  ].filter(Boolean));
   drawChips();
 
   (async () => {
@@ -938,33 +948,44 @@ function detail(ctx, view, queued, redraw) {
       " ", h("a", { href: "/app/outbox" }, t("outbox.title"))));
   }
 
-  out.push(actionsPanel(ctx, view, permit, status, waiting, redraw));
+  const { panel, bar } = actionsPanel(ctx, view, permit, status, waiting, redraw);
+  if (panel) out.push(panel);
   out.push(...sections(ctx, view, permit, status, waiting, redraw));
+  if (bar) out.push(bar);
   return out;
 }
 
+/**
+ * The person's next steps: the ones that move the permit on (at most two) in a bar at the bottom
+ * of the screen, within the thumb's reach; the others (reject, fire approval, a step still
+ * waiting for something, with what it waits for) in a card at the top.
+ */
 function actionsPanel(ctx, view, permit, status, waiting, redraw) {
   const steps = nextSteps(ctx.me, permit, status);
   const queuedSteps = new Set(waiting.map((row) => row.record.path.split("/").slice(4).join("/") + (row.record.body?.department || "")));
-  const panel = h("div", { class: "card wo-section ren-actions", "data-testid": "ren-actions" },
-    h("p", { class: "wo-section-title" }, t("ren.next")));
   const shown = steps.filter((s) => !queuedSteps.has(s.step + (s.department || "")));
   if (!shown.length) {
-    panel.append(h("p", { class: "muted", "data-testid": "ren-no-action" }, t("ren.no_action")));
-    return panel;
+    return { panel: h("div", { class: "card wo-section ren-actions", "data-testid": "ren-actions" },
+      h("p", { class: "muted", "data-testid": "ren-no-action" }, t("ren.no_action"))), bar: null };
   }
+  const main = shown.filter((s) => s.primary && !s.blocked && !s.form).slice(0, 2);
+  const rest = shown.filter((s) => !main.includes(s));
+  const bar = main.length ? h("div", { class: "wo-bottom ren-bottom", "data-testid": "ren-bottom" }) : null;
+  const panel = rest.length ? h("div", { class: "card wo-section ren-actions", "data-testid": "ren-actions" },
+    h("p", { class: "wo-section-title" }, t("ren.next"))) : null;
   for (const s of shown) {
+    const into = main.includes(s) ? bar : panel;
     const text = stepLabel(s);
     if (s.link) {
       const href = `/app/renovations/${permit.id}/${s.link}`;
       if (ctx.hasScreen(href)) {
-        panel.append(h("a", { class: `btn btn-block ${s.primary ? "btn-primary" : "btn-secondary"}`, href,
+        into.append(h("a", { class: `btn btn-block ${s.primary ? "btn-primary" : "btn-secondary"}`, href,
           "data-testid": `ren-step-${s.step}` }, text));
         continue;
       }
     }
     if (s.form && view.open === `${s.step}`) {
-      panel.append(stepForm(ctx, view, permit, s, redraw));
+      into.append(stepForm(ctx, view, permit, s, redraw));
       continue;
     }
     const button = h("button", { type: "button", class: `btn btn-block ${s.primary ? "btn-primary" : "btn-secondary"}`,
@@ -979,13 +1000,12 @@ function actionsPanel(ctx, view, permit, status, waiting, redraw) {
         button.disabled = true;
         const body = s.department ? { department: s.department } : {};
         await queue(ctx, permit.id, `/api/renovations/${permit.id}/${s.step}`, body, label(permit, text));
-        toast(t("ren.saved"));
         redraw();
       } }, text);
-    panel.append(button);
-    if (s.blocked) panel.append(h("p", { class: "muted", "data-testid": "ren-issue-missing" }, s.blocked));
+    into.append(button);
+    if (s.blocked) into.append(h("p", { class: "muted", "data-testid": "ren-issue-missing" }, s.blocked));
   }
-  return panel;
+  return { panel, bar };
 }
 
 /** The small form of a step that needs words: reject (reason) or fire approval (reference). */
@@ -1007,7 +1027,6 @@ function stepForm(ctx, view, permit, s, redraw) {
     await queue(ctx, permit.id, `/api/renovations/${permit.id}/${s.step}`, isNote ? { note: value } : { reference: value },
       label(permit, text));
     view.open = null;
-    toast(t("ren.saved"));
     redraw();
   } },
   field(t(isNote ? "ren.f.note" : "ren.f.reference"), box), error,
@@ -1224,7 +1243,6 @@ function addForm(ctx, view, permit, kind, redraw) {
     const path = `/api/renovations/${permit.id}/${{ worker: "workers", hot_work: "hot-work", extension: "extensions" }[kind]}`;
     await queue(ctx, permit.id, path, body, label(permit, text));
     view.open = null;
-    toast(t("ren.saved"));
     redraw();
   } },
   h("p", { class: "field-label" }, title),
