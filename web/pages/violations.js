@@ -76,8 +76,8 @@ addStrings({
     "vio.open_permit": "查看装修许可",
     "vio.reinspect_title": "现场复查",
     "vio.reinspect_note": "复查说明（可选）",
-    "vio.pass": "复查合格",
-    "vio.fail": "复查不合格",
+    "vio.pass": "已整改",
+    "vio.fail": "未整改",
     "vio.cancel": "撤销此违章",
     "vio.cancel_reason": "撤销原因（必填）",
     "vio.cancel_needed": "请写明撤销原因",
@@ -145,8 +145,8 @@ addStrings({
     "vio.open_permit": "Open the permit",
     "vio.reinspect_title": "Re-inspect on site",
     "vio.reinspect_note": "Note (optional)",
-    "vio.pass": "Passed",
-    "vio.fail": "Not rectified",
+    "vio.pass": "Rectified",
+    "vio.fail": "Not yet",
     "vio.cancel": "Cancel this violation",
     "vio.cancel_reason": "Reason (required)",
     "vio.cancel_needed": "Please give the reason",
@@ -172,13 +172,29 @@ const WO_STATUS = {
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
+/** The time zone clocks are shown in: the site's (a phone on another zone shows the site's time). */
+let zone = "Asia/Shanghai";
+
+function useSiteZone(ctx, siteId) {
+  const site = (ctx.me?.sites || []).find((s) => s.id === siteId) || ctx.site;
+  zone = site?.timezone || "Asia/Shanghai";
+}
+
+/** "2026-11-24 09:15" in the site's time zone. */
 function clock(value) {
   if (!value) return "";
   const date = new Date(value);
   if (Number.isNaN(date.getTime())) return String(value);
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} `
-    + `${pad(date.getHours())}:${pad(date.getMinutes())}`;
+  let parts;
+  try {
+    parts = new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit",
+      day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).formatToParts(date);
+  } catch {
+    parts = new Intl.DateTimeFormat("en-CA", { year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).formatToParts(date);
+  }
+  const get = (type) => parts.find((p) => p.type === type)?.value || "";
+  return `${get("year")}-${get("month")}-${get("day")} ${get("hour")}:${get("minute")}`;
 }
 
 function span(ms) {
@@ -272,6 +288,7 @@ export function renderList(ctx) {
   const status = FILTERS.includes(search.get("status") || "") ? search.get("status") : "open";
   const permit = /^\d+$/.test(search.get("permit") || "") ? search.get("permit") : null;
   const siteId = ctx.site?.id ?? null;
+  useSiteZone(ctx, siteId);
 
   const go = (changes) => {
     const params = new URLSearchParams(location.search);
@@ -370,6 +387,7 @@ export function renderDetail(ctx) {
         h("p", { class: "card muted", "data-testid": "vio-failed" }, failure(error)));
       return;
     }
+    useSiteZone(ctx, found.value.site_id);
     const requests = await store.listRequests(ctx.me.id, group).catch(() => []);
     unsent = requests.filter((r) => r.status !== "synced").length;
     screen.dataset.source = found.fetchedAt ? "cache" : "server";
