@@ -18,8 +18,6 @@ from server.site_rules import (
     site_clock,
 )
 
-pytestmark = pytest.mark.api
-
 RULES_URL = "/api/sites/{}/renovation-rules"
 NEW_RULES = {
     "pass_deposit": 20000,
@@ -32,6 +30,7 @@ NEW_RULES = {
 # --- pure ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_windows_are_sorted_and_may_touch_but_not_overlap():
     assert normalise_windows([["14:00", "18:00"], [" 08:00", "12:00"]]) == (
         ("08:00", "12:00"),
@@ -50,6 +49,7 @@ def test_windows_are_sorted_and_may_touch_but_not_overlap():
     assert inside.value.index == 1
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "window",
     [
@@ -69,6 +69,7 @@ def test_bad_windows_are_refused(window):
     assert error.value.index == 1
 
 
+@pytest.mark.unit
 def test_at_most_six_windows():
     seven = [[f"{h:02d}:00", f"{h:02d}:30"] for h in range(8, 15)]
     assert len(normalise_windows(seven[:6])) == 6
@@ -76,6 +77,7 @@ def test_at_most_six_windows():
         normalise_windows(seven)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("moment", "allowed"),
     [
@@ -94,6 +96,7 @@ def test_noisy_work_inside_a_window_counting_its_start_not_its_end(moment, allow
     assert noisy_allowed(DEFAULTS, moment) is allowed
 
 
+@pytest.mark.unit
 def test_no_windows_means_no_noisy_work_and_the_site_clock_is_the_sites():
     assert not noisy_allowed(Rules(noisy_hours=()), time(10, 0))
     # 02:30 UTC is 10:30 in Shanghai (allowed) and 02:30 in London in November (not).
@@ -130,6 +133,7 @@ async def _changes(site_id: int) -> int:
     return await SiteRulesChange.count().where(SiteRulesChange.site == site_id)
 
 
+@pytest.mark.api
 async def test_every_member_reads_the_defaults_and_other_sites_are_hidden(
     people, make_site, make_user, login
 ):
@@ -156,6 +160,7 @@ async def test_every_member_reads_the_defaults_and_other_sites_are_hidden(
     assert (await c["manager"].get(RULES_URL.format(0))).status_code == 400
 
 
+@pytest.mark.api
 async def test_managers_change_the_rules_and_others_may_not(people):
     site, c = await people()
     url = RULES_URL.format(site.id)
@@ -185,6 +190,7 @@ async def test_managers_change_the_rules_and_others_may_not(people):
     assert len(quiet.json()["changes"]) == 2
 
 
+@pytest.mark.api
 @pytest.mark.parametrize(
     ("change", "field"),
     [
@@ -214,6 +220,7 @@ async def test_invalid_rules_are_refused_and_change_nothing(people, change, fiel
     assert await _changes(site.id) == 0
 
 
+@pytest.mark.api
 async def test_missing_fields_are_refused(people):
     site, c = await people()
     body = {k: v for k, v in NEW_RULES.items() if k != "noisy_hours"}
@@ -221,6 +228,7 @@ async def test_missing_fields_are_refused(people):
     assert response.status_code == 400
 
 
+@pytest.mark.api
 async def test_a_change_is_stored_exactly_once_per_client_id(people):
     site, c = await people()
     url = RULES_URL.format(site.id)
@@ -259,6 +267,7 @@ def _application(site, **changes) -> dict:
     }
 
 
+@pytest.mark.api
 async def test_a_permit_runs_the_sites_months_unless_given_an_end(people, make_site):
     site, c = await people()
     await c["manager"].put(RULES_URL.format(site.id), json=NEW_RULES)
@@ -279,6 +288,7 @@ async def test_a_permit_runs_the_sites_months_unless_given_an_end(people, make_s
     assert permit["ends_on"] == "2027-05-01"
 
 
+@pytest.mark.api
 async def test_a_registration_replays_even_after_the_sites_months_changed(people):
     site, c = await people()
     body = _application(site, client_id=str(uuid.uuid4()))
@@ -290,6 +300,7 @@ async def test_a_registration_replays_even_after_the_sites_months_changed(people
     assert again.json()["ends_on"] == "2027-02-28"
 
 
+@pytest.mark.api
 async def test_a_workers_pass_costs_what_the_site_says_unless_given(people):
     site, c = await people()
     permit = (await c["dispatcher"].post("/api/renovations", json=_application(site))).json()
@@ -315,3 +326,108 @@ async def test_a_workers_pass_costs_what_the_site_says_unless_given(people):
     assert given.status_code == 201
     passes = {w["name"]: (w["pass_deposit"], w["pass_fee"]) for w in given.json()["workers"]}
     assert passes == {"王五": (10000, 500), "赵六": (20000, 1000), "孙七": (0, 300)}
+
+
+# --- the screen ---------------------------------------------------------------------------------
+
+
+def _login_client(url: str, username: str, password: str):
+    import httpx
+
+    client = httpx.Client(base_url=url, timeout=60)
+    response = client.post("/api/auth/login", json={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return client
+
+
+def _login(page, base_url: str, username: str, password: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{base_url}/app/login")
+    page.get_by_test_id("login-username").fill(username)
+    page.get_by_test_id("login-password").fill(password)
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("home-screen")).to_be_visible()
+
+
+@pytest.mark.browser
+def test_the_manager_sets_the_rules_on_the_phone_and_others_read_them(
+    live_server, browser, artifacts_dir
+):
+    from phone import PHONE
+    from playwright.sync_api import expect
+
+    password = live_server.demo_password
+    manager = _login_client(live_server.url, "manager", password)
+    site = next(s for s in manager.get("/api/me").json()["sites"] if s["code"] == "DEMO")
+    url = RULES_URL.format(site["id"])
+    before = manager.get(url).json()
+    context = browser.new_context(**PHONE)
+    try:
+        page = context.new_page()
+        _login(page, live_server.url, "manager", password)
+        page.get_by_test_id("tile-renovation-rules").click()
+        expect(page.get_by_test_id("rules-form")).to_be_visible()
+        assert page.url.endswith("/app/renovations/rules")
+        expect(page.get_by_test_id("rules-deposit")).to_have_value("100")
+        expect(page.get_by_test_id("rules-fee")).to_have_value("5")
+        expect(page.get_by_test_id("rules-months")).to_have_value("3")
+        expect(page.get_by_test_id("rules-window")).to_have_count(2)
+        now = page.get_by_test_id("rules-now")
+        allowed = now.get_attribute("data-allowed") == "true"
+        expect(now).to_contain_text("允许噪音施工" if allowed else "禁止噪音施工")
+
+        page.get_by_test_id("rules-deposit").fill("150")
+        page.get_by_test_id("rules-fee").fill("7.5")
+        page.get_by_test_id("rules-months").fill("4")
+        page.get_by_test_id("rules-window-add").click()
+        third = page.get_by_test_id("rules-window").nth(2)
+        # Typed on the number pad: 1130 is 11:30, inside 08:00–12:00.
+        third.get_by_test_id("rules-window-start").fill("1130")
+        third.get_by_test_id("rules-window-end").fill("1300")
+        page.get_by_test_id("rules-save").click()
+        expect(page.get_by_test_id("rules-windows-error")).to_contain_text("重叠")
+        expect(third.get_by_test_id("rules-window-start")).to_have_value("11:30")
+        page.screenshot(path=str(artifacts_dir / "site-rules-error-390.png"), full_page=True)
+        assert manager.get(url).json()["pass_deposit"] == before["pass_deposit"]
+
+        third.get_by_test_id("rules-window-start").fill("1900")
+        third.get_by_test_id("rules-window-end").fill("20:00")
+        page.get_by_test_id("rules-save").click()
+        expect(page.get_by_test_id("rules-status")).to_have_text("已保存")
+        expect(page.get_by_test_id("rules-history-row")).to_have_count(len(before["changes"]) + 1)
+        expect(page.get_by_test_id("rules-history-row").first).to_contain_text("刘芳")
+        page.screenshot(path=str(artifacts_dir / "site-rules-390.png"), full_page=True)
+        saved = manager.get(url).json()
+        assert (saved["pass_deposit"], saved["pass_fee"], saved["renovation_months"]) == (
+            15000,
+            750,
+            4,
+        )
+        assert saved["noisy_hours"] == [["08:00", "12:00"], ["14:00", "18:00"], ["19:00", "20:00"]]
+        # The form reads back what was stored.
+        expect(page.get_by_test_id("rules-fee")).to_have_value("7.5")
+        expect(page.get_by_test_id("rules-window")).to_have_count(3)
+
+        # The 楼管员 reads the same rules and has nothing to change them with.
+        patrol_page = context.browser.new_context(**PHONE).new_page()
+        try:
+            _login(patrol_page, live_server.url, "patrol", password)
+            expect(patrol_page.get_by_test_id("tile-renovation-rules")).to_have_count(0)
+            patrol_page.goto(f"{live_server.url}/app/renovations/rules")
+            expect(patrol_page.get_by_test_id("rules-read")).to_be_visible()
+            expect(patrol_page.get_by_test_id("rules-read-deposit")).to_have_text("150")
+            expect(patrol_page.get_by_test_id("rules-read-hours")).to_contain_text("19:00–20:00")
+            expect(patrol_page.get_by_test_id("rules-save")).to_have_count(0)
+        finally:
+            patrol_page.context.close()
+    finally:
+        context.close()
+        # Other browser tests share the demo site: put its rules back.
+        restored = manager.put(
+            url,
+            json={k: before[k] for k in ("pass_deposit", "pass_fee", "noisy_hours")}
+            | {"renovation_months": before["renovation_months"]},
+        )
+        assert restored.status_code == 200, restored.text
+        manager.close()
