@@ -308,6 +308,25 @@ def test_desk_registers_issues_offline_once_and_the_check_screen_shows_the_glanc
     expect(worker).to_have_count(1, timeout=20_000)
     expect(worker).to_contain_text("1234")
     expect(worker).not_to_contain_text("110101199001011234")
+
+    # An extension asked for on the phone: the form, then the request waiting for engineering.
+    page.get_by_test_id("ren-add-extension").click()
+    page.get_by_test_id("ren-ext-until").fill("2027-04-30")
+    page.get_by_test_id("ren-ext-reason").fill("业主追加厨房改造")
+    page.get_by_test_id("ren-ext-fee").fill("300")
+    page.get_by_test_id("ren-form-extension").screenshot(
+        path=str(artifacts_dir / "renovations-extension-form-390.png")
+    )
+    page.get_by_test_id("ren-add-extension-save").click()
+    expect(page.get_by_test_id("ren-extension")).to_have_attribute(
+        "data-status", "requested", timeout=20_000
+    )
+    extensions = desk_api.get(f"/api/renovations/{permit_id}").json()["extensions"]
+    assert [(x["requested_until"], x["fee"], x["status"]) for x in extensions] == [
+        ("2027-04-30", 30_000, "requested")
+    ]
+    # One open request at a time: no second form.
+    expect(page.get_by_test_id("ren-add-extension")).to_have_count(0)
     desk.close()
 
     # The security inspector's phone: the unit's checkpoint and the glance come with the sync.
@@ -374,6 +393,18 @@ def test_desk_registers_issues_offline_once_and_the_check_screen_shows_the_glanc
     expect(ipage.get_by_test_id("check-items")).to_be_visible()
     ipage.screenshot(path=str(artifacts_dir / "renovations-glance-390.png"))
     card.screenshot(path=str(artifacts_dir / "renovations-glance-card-390.png"))
+    security = card.locator('[data-dept="security"]')
+    assert security.get_attribute("data-status") != "done"
+
+    # All pass, saved offline: back on the unit, security's round shows done (on this phone).
+    ipage.get_by_test_id("check-all-pass").click()
+    ipage.get_by_test_id("check-save").click()
+    expect(ipage.get_by_test_id("check-saved")).to_be_visible()
+    inspector.go(f"/c/{code}?manual=1")
+    card = ipage.get_by_test_id("renovation-glance")
+    expect(card).to_have_attribute("data-state", "cached")
+    expect(card.locator('[data-dept="security"]')).to_have_attribute("data-status", "done")
+    expect(card.locator('[data-dept="security"]')).to_contain_text("本机")
     inspector.close()
 
 

@@ -50,10 +50,12 @@ addStrings({
     "glance.none": "未找到此单元的有效装修许可证：请核实是否违规施工",
     "glance.not_loaded": "装修信息尚未下载（联网后自动下载）",
     "glance.status.done": "已巡",
+    "glance.on_phone": "(本机)",
     "glance.status.late": "补巡",
     "glance.status.missed": "漏巡",
     "glance.status.pending": "未巡",
     "glance.status.none": "无需",
+    "glance.status.unknown": "未知",
   },
   en: {
     "glance.title": "Renovation permit",
@@ -83,10 +85,12 @@ addStrings({
     "glance.none": "No valid renovation permit for this unit: check for unauthorised work",
     "glance.not_loaded": "Renovation data not downloaded yet (it downloads when online)",
     "glance.status.done": "Done",
+    "glance.on_phone": "(this phone)",
     "glance.status.late": "Late",
     "glance.status.missed": "Missed",
     "glance.status.pending": "Not yet",
     "glance.status.none": "—",
+    "glance.status.unknown": "Unknown",
   },
 });
 
@@ -214,7 +218,7 @@ function workerLine(worker, today) {
 }
 
 /** The card for `row` (one permit of the glance), drawn with the site's `today`. */
-export function glanceBody(row, { timeZone, fetchedAt, offline }) {
+export function glanceBody(row, { timeZone, fetchedAt, offline, localDone = null }) {
   const { today } = siteClock(timeZone);
   const left = row.ends_on ? daysBetween(today, row.ends_on) : null;
   const hotToday = (row.hot_work || []).filter((w) => w.starts_on <= today && today <= w.ends_on);
@@ -225,7 +229,10 @@ export function glanceBody(row, { timeZone, fetchedAt, offline }) {
     if (i >= 0) postings.splice(i, 1);
   }
   const unit = row.unit || {};
-  const todayStatus = row.today || {};
+  // The day the copy was fetched may not be today; a check saved on this phone today counts too.
+  const todayStatus = row.day && row.day !== today
+    ? Object.fromEntries(DEPARTMENTS.map((d) => [d, "unknown"])) : { ...(row.today || {}) };
+  if (localDone) todayStatus[localDone] = "done";
   const workers = row.workers || [];
   const contractor = row.contractor || {};
   const expired = workers.filter((w) => (w.valid_until ? w.valid_until < today : w.valid === false)).length;
@@ -246,9 +253,10 @@ export function glanceBody(row, { timeZone, fetchedAt, offline }) {
         const status = todayStatus[dept] || "none";
         const good = status === "done" || status === "late";
         return h("li", { class: `glance-dept is-${status}`, "data-dept": dept, "data-status": status },
-          h("span", { class: "glance-dept-mark", "aria-hidden": "true" }, good ? "✓" : status === "none" ? "–" : "✗"),
+          h("span", { class: "glance-dept-mark", "aria-hidden": "true" }, good ? "✓" : status === "none" ? "–" : status === "unknown" ? "?" : "✗"),
           h("span", { class: "glance-dept-name" }, departmentName(dept)),
-          h("span", { class: "glance-dept-status" }, t(`glance.status.${status}`)));
+          h("span", { class: "glance-dept-status" }, t(`glance.status.${status}`),
+            dept === localDone ? ` ${t("glance.on_phone")}` : ""));
       }))),
     h("div", { class: "glance-block" },
       h("p", { class: "glance-label" }, t("glance.postings")),
@@ -281,6 +289,23 @@ export function glanceBody(row, { timeZone, fetchedAt, offline }) {
 }
 
 /**
+ * My department, when I saved a check of this checkpoint on this phone today (site's day) that
+ * the fetched copy may not know of yet; else null.
+ */
+async function checkedHereToday(me, checkpoint, timeZone) {
+  const dept = me?.department?.code;
+  if (!DEPARTMENTS.includes(dept)) return null;
+  const { today } = siteClock(timeZone);
+  for (const row of await store.listRecords()) {
+    const r = row.record;
+    if (r.kind || row.user_id !== me.id || row.status === "rejected") continue;
+    if (String(r.checkpoint).toUpperCase() !== String(checkpoint.code).toUpperCase()) continue;
+    if (siteClock(timeZone, new Date(Date.parse(r.device_time))).today === today) return dept;
+  }
+  return null;
+}
+
+/**
  * The at-a-glance card for a renovation checkpoint: shows the kept copy at once, then a fresh one
  * when the server answers.
  * @param {import("../app.js").Ctx} ctx
@@ -290,6 +315,7 @@ export function glanceCard(ctx, checkpoint) {
   const card = h("section", { class: "card glance", "data-testid": "renovation-glance", "data-state": "loading",
     "aria-label": t("glance.title") });
   const timeZone = timezoneOf(ctx.me, checkpoint.site_id);
+  let localDone = null;
   const draw = (data, fetchedAt, offline) => {
     const row = glanceRows(data).find((r) => Number(r.checkpoint_id) === checkpoint.id);
     if (!row) {
@@ -300,9 +326,10 @@ export function glanceCard(ctx, checkpoint) {
     }
     card.dataset.state = offline ? "cached" : "fresh";
     card.dataset.permit = String(row.permit_id);
-    card.replaceChildren(...glanceBody(row, { timeZone, fetchedAt, offline }));
+    card.replaceChildren(...glanceBody(row, { timeZone, fetchedAt, offline, localDone }));
   };
   (async () => {
+    localDone = await checkedHereToday(ctx.me, checkpoint, timeZone).catch(() => null);
     const kept = await cachedGlance(ctx.me.id, checkpoint.site_id);
     if (kept) draw(kept.value, kept.fetched_at, true);
     try {

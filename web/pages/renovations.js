@@ -496,10 +496,15 @@ async function keepPermit(userId, permit) {
   await store.putCached("permit-index", userId, "", ids);
 }
 
+/** A permit as the server answers it (not an acceptance round, a deduction … of the same group). */
+function isPermit(value) {
+  return Boolean(value && typeof value.id === "number" && value.unit && Array.isArray(value.timeline));
+}
+
 // A queued step the server took answers the permit as it now is: that is the phone's copy.
 onRequestSynced(async (record, response, user) => {
   if (!String(record.group || "").startsWith("renovation:")) return;
-  if (response && typeof response.id === "number" && response.unit) await keepPermit(user.id, response);
+  if (isPermit(response)) await keepPermit(user.id, response);
 });
 
 /**
@@ -869,11 +874,14 @@ export function renderDetail(ctx) {
       window.removeEventListener("xunjian:store-changed", onChanged);
       return;
     }
+    if (event.detail.group !== `renovation:${permitId}`) return;
     const response = event.detail.response;
-    if (event.detail.group === `renovation:${permitId}` && response && response.id === permitId) {
+    if (isPermit(response) && response.id === permitId) {
       view.permit = response;
       view.source = "server";
       draw();
+    } else if (!view.open) {
+      load(); // an acceptance sign-off or a deduction may have moved the permit on
     }
   };
   let pendingDraw = null;
@@ -1109,8 +1117,11 @@ function sections(ctx, view, permit, status, waiting, redraw) {
 
   // Links to acceptance, settlement, violations, the board
   const links = [];
-  for (const [key, path] of [["hidden_works", `acceptance/hidden_works`], ["completion", "acceptance/completion"], ["settlement", "settlement"]]) {
+  const reached = (s) => STATUSES.indexOf(status) >= STATUSES.indexOf(s);
+  for (const [key, path, from] of [["hidden_works", "acceptance/hidden_works", "in_progress"],
+    ["completion", "acceptance/completion", "completed"], ["settlement", "settlement", "completed"]]) {
     const href = `/app/renovations/${permit.id}/${path}`;
+    if (!reached(from)) continue;
     if (ctx.hasScreen(href)) links.push(h("a", { class: "btn ren-link", href, "data-testid": `ren-link-${key}` }, t(`ren.link.${key}`)));
   }
   if (ctx.hasScreen("/app/violations")) links.push(h("a", { class: "btn ren-link", href: `/app/violations?permit=${permit.id}`, "data-testid": "ren-link-violations" }, t("ren.violations")));
