@@ -78,6 +78,7 @@ async def _permits(site_id: int, building: int | None = None, floor: int | None 
         RenovationPermit.ends_on,
         RenovationPermit.status,
         RenovationPermit.checkpoint,
+        RenovationPermit.created_at,
     ).where((RenovationPermit.site == site_id) & RenovationPermit.status.is_in(list(ACTIVE)))
     if building is not None:
         query = query.where(RenovationPermit.unit.floor.building == building)
@@ -139,21 +140,25 @@ async def day_statuses(
     return out
 
 
-async def last_checks(checkpoint_ids: list[int], before: datetime) -> dict[int, dict[str, dict]]:
+async def last_checks(since: dict[int, datetime], before: datetime) -> dict[int, dict[str, dict]]:
     """{checkpoint: {department: {"at", "by"}}}: each department's latest check of each unit
-    before ``before`` (the department of the list filled in, else the inspector's)."""
-    out: dict[int, dict[str, dict]] = {cp: {} for cp in checkpoint_ids}
-    if not checkpoint_ids:
+    from ``since[checkpoint]`` (the permit's registration: a unit renovated before keeps its
+    checkpoint, and the earlier permit's checks are not this one's) to ``before``. The department
+    is the one of the list filled in, else the inspector's."""
+    out: dict[int, dict[str, dict]] = {cp: {} for cp in since}
+    if not since:
         return out
-    cps = sorted(set(checkpoint_ids))
+    cps = sorted(since)
     rows = await PatrolPlan.raw(
         "SELECT i.checkpoint AS checkpoint, i.inspector AS inspector, i.device_time AS at, "
         "COALESCE(t.inspecting_department, u.department) AS department "
         "FROM inspection i JOIN xj_user u ON u.id = i.inspector "
         "LEFT JOIN checklist_template t ON t.id = i.template "
-        f"WHERE i.checkpoint IN ({', '.join(['{}'] * len(cps))}) AND i.device_time < {{}}",
+        f"WHERE i.checkpoint IN ({', '.join(['{}'] * len(cps))}) AND i.device_time < {{}} "
+        "AND i.device_time >= {}",
         *cps,
         before,
+        min(since.values()),
     )
     codes = await _department_codes()
     latest: dict[tuple[int, str], dict] = {}
@@ -165,6 +170,8 @@ async def last_checks(checkpoint_ids: list[int], before: datetime) -> dict[int, 
         if isinstance(at, str):
             at = datetime.fromisoformat(at)
         at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+        if at < since[row["checkpoint"]]:
+            continue
         key = (row["checkpoint"], department)
         if key not in latest or at > latest[key]["at"]:
             latest[key] = {"at": at, "inspector": row["inspector"]}
@@ -230,7 +237,12 @@ async def board(
     checkpoints = [p["checkpoint"] for p in permits if p["checkpoint"] is not None]
     statuses = await day_statuses(site_id, checkpoints, day)
     end_of_day = datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
-    last = await last_checks(checkpoints, end_of_day)
+    registered = {}
+    for p in permits:
+        if p["checkpoint"] is not None:
+            at = p["created_at"]
+            registered[p["checkpoint"]] = at.replace(tzinfo=UTC) if at.tzinfo is None else at
+    last = await last_checks(registered, end_of_day)
     violations = await _violation_counts([p["id"] for p in permits])
     rows = []
     not_inspected = dict.fromkeys(DEPARTMENTS, 0)

@@ -194,3 +194,32 @@ async def test_board_and_glance_do_not_swallow_the_permit_route(renovating):
     one = await c["kefu"].get(f"/api/renovations/{permit['id']}")
     assert one.status_code == 200 and one.json()["id"] == permit["id"]
     assert _application(site)["unit"] == site.unit_id
+
+
+async def test_an_earlier_permits_checks_are_not_the_new_ones(renovating, settings):
+    from server.tables.renovations import RenovationPermit
+
+    site, _users, c, _plan_ids, permit = await renovating()
+    await _check(settings, site, c, "engineer", permit["checkpoint_id"], "engineering")
+    # The first permit at its last step, then closed; the unit is registered and issued again.
+    await RenovationPermit.update({RenovationPermit.status: "deposit_settled"}).where(
+        RenovationPermit.id == permit["id"]
+    )
+    assert (await c["kefu"].post(f"/api/renovations/{permit['id']}/close")).status_code == 200
+    again = (await c["kefu"].post("/api/renovations", json=_application(site))).json()
+    url = f"/api/renovations/{again['id']}"
+    await c["kefu"].post(f"{url}/submit-drawings")
+    await c["engineer"].post(f"{url}/approve-drawings")
+    for department in DEPARTMENTS:
+        await c["manager"].post(f"{url}/sign", json={"department": department})
+    issued = await c["kefu"].post(f"{url}/issue")
+    assert issued.status_code == 200, issued.text
+    assert issued.json()["checkpoint_id"] == permit["checkpoint_id"]  # the same checkpoint
+    [row] = (await c["kefu"].get("/api/renovations/board", params={"site": site.id})).json()["rows"]
+    assert row["permit_id"] == again["id"]
+    assert row["departments"]["engineering"]["last_at"] is None
+    # Its rounds are back from today (the close had taken the unit out of the plans); the unit's
+    # check earlier today still counts for today's engineering round.
+    assert row["departments"]["engineering"]["today"] == "done"
+    for department in ("customer_service", "security"):
+        assert row["departments"][department]["today"] in ("pending", "missed")
