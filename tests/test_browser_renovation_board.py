@@ -134,6 +134,10 @@ def test_renovation_board_on_the_phone(browser, live_server, settings, artifacts
         page = context.new_page()
         try:
             login(page, live_server.url, "manager", live_server.demo_password)
+            # From the home screen's tile; then the site named in the URL.
+            page.get_by_test_id("tile-renovation-board").click()
+            expect(page.get_by_test_id("renovation-board")).to_be_visible()
+            expect(page).to_have_url(f"{live_server.url}/app/renovations/board")
             page.goto(f"{live_server.url}/app/renovations/board?site={site['id']}")
             expect(page.get_by_test_id("renovation-board")).to_be_visible()
             our_row = page.get_by_test_id(f"rb-row-{pid}")

@@ -22,6 +22,7 @@ export const MARKS = { done: "✓", late: "✓", unverified: "✓", missed: "✗
 addStrings({
   "zh-CN": {
     "rb.title": "装修动态表",
+    "tile.renovation_board": "装修动态表",
     "rb.no_site": "您还没有分配项目",
     "rb.loading": "正在加载装修动态表…",
     "rb.failed": "装修动态表暂时无法加载",
@@ -65,6 +66,7 @@ addStrings({
   },
   en: {
     "rb.title": "Renovation board",
+    "tile.renovation_board": "Renovation board",
     "rb.no_site": "You have no site yet",
     "rb.loading": "Loading the renovation board…",
     "rb.failed": "The renovation board cannot be loaded right now",
