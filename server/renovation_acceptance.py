@@ -53,6 +53,7 @@ from server.tables.renovations import (
     RenovationDeduction,
     RenovationEvent,
     RenovationPermit,
+    RenovationPhoto,
     RenovationSettlement,
     RenovationWorker,
 )
@@ -231,6 +232,15 @@ async def _take_step(permit_id: int, step_name: str, now: datetime) -> Event:
     if not moved:
         raise ApiError(409, "renovation_changed")
     return step_name, before, step.to_status, ""
+
+
+async def _attach_photos(permit_id: int, photos: Sequence[str]) -> None:
+    """Record the permit's photos, so whoever can see the permit's site can see them."""
+    unique = list(dict.fromkeys(photos))
+    if unique:
+        await RenovationPhoto.insert(
+            *[RenovationPhoto(permit=permit_id, photo=p) for p in unique]
+        ).on_conflict(action="DO NOTHING")
 
 
 def _json_list(value) -> list:
@@ -479,6 +489,7 @@ async def sign_off(
                 client_id=_check_client_id(client_id),
             )
         )
+        await _attach_photos(permit_id, [*checked, *([signature] if signature else [])])
         signed[party] = passed
         kind = acceptance["kind"]
         text = f"{kind} #{acceptance['round']} {party} {'passed' if passed else 'failed'}"
@@ -645,6 +656,7 @@ async def add_deduction(
                 created_at=now,
             )
         ).returning(RenovationDeduction.id)
+        await _attach_photos(permit_id, checked)
         note = f"#{inserted[0]['id']} {amount} {reason}"
         return [("deduction", row["status"], row["status"], note)]
 

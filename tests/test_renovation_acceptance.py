@@ -150,6 +150,16 @@ def permit_in_progress(make_site, make_user, login):
     return make
 
 
+async def _permit_photos(permit_id: int) -> set[str]:
+    """The photos recorded on the permit for visible_photo (server/photos.py)."""
+    from server.tables.renovations import RenovationPhoto
+
+    rows = await RenovationPhoto.select(RenovationPhoto.photo).where(
+        RenovationPhoto.permit == permit_id
+    )
+    return {r["photo"] for r in rows}
+
+
 async def _status(client, permit_id: int) -> str:
     return (await client.get(f"/api/renovations/{permit_id}")).json()["status"]
 
@@ -197,6 +207,7 @@ async def test_hidden_works_fails_then_passes_on_reinspection(permit_in_progress
     failed = await c["engineer"].post(signoffs, json=failing)
     assert failed.status_code == 201, failed.text
     assert failed.json()["status"] == "open"  # the others still sign
+    assert await _permit_photos(permit_id) == {photo}
     replay = await c["engineer"].post(signoffs, json=failing)
     assert replay.status_code == 200 and replay.headers["X-Replayed"] == "1"
     conflict = await c["engineer"].post(signoffs, json={**failing, "note": "另一个"})
@@ -285,6 +296,7 @@ async def test_completion_needs_the_owners_and_contractors_signatures(permit_in_
     assert owner.json()["signoffs"]["owner"]["signer_name"] == "张三"
     assert owner.json()["signoffs"]["owner"]["signature"]["sha256"] == signature
     assert owner.json()["status"] == "open"
+    assert await _permit_photos(permit_id) >= {signature}
     contractor_sig = await _upload(c["patrol"])
     done = await c["patrol"].post(
         signoffs,
@@ -332,6 +344,7 @@ async def test_deductions_and_the_managers_settlement(permit_in_progress):
     again = await c["kefu"].delete(f"{url}/deductions/{wrong}")
     assert again.status_code == 200 and again.headers["X-Replayed"] == "1"
 
+    assert photo in await _permit_photos(permit_id)
     statement = (await c["patrol"].get(f"{url}/settlement")).json()
     assert [d["amount"] for d in statement["deductions"]] == [300000, 300000]
     assert statement["deductions"][0]["photos"][0]["sha256"] == photo

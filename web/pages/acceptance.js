@@ -205,7 +205,7 @@ export function render(ctx) {
         return;
       }
     }
-    await draw();
+    if (!view.form) await draw(); // a form opened meanwhile is kept; the next draw shows the news
   }
 
   async function draw() {
@@ -240,7 +240,7 @@ export function render(ctx) {
     if (!screen.isConnected) return stop();
     if (!view.permit || view.form) return; // never redraw under a half-filled form
     clearTimeout(pending);
-    pending = setTimeout(draw, 150);
+    pending = setTimeout(() => { if (!view.form) draw(); }, 150);
   };
   window.addEventListener("xunjian:request-synced", onSynced);
   window.addEventListener("xunjian:store-changed", onChanged);
@@ -251,7 +251,7 @@ export function render(ctx) {
 function content(ctx, view, kind, queued, actions) {
   const { permit, rounds } = view;
   const parts = [];
-  parts.push(h("a", { class: "btn btn-bar acc-back no-print", href: `/app/renovations/${permit.id}`,
+  parts.push(h("a", { class: "btn acc-back no-print", href: `/app/renovations/${permit.id}`,
     "data-testid": "acc-back" }, "‹ ", t("acc.back")));
   parts.push(h("header", { class: "acc-head card" },
     h("h1", { class: "acc-title", "data-testid": "acc-title" }, t(`acc.title.${kind}`)),

@@ -230,7 +230,7 @@ export function render(ctx) {
     if (!screen.isConnected) return stop();
     if (!view.s || view.adding) return;
     clearTimeout(pending);
-    pending = setTimeout(draw, 150);
+    pending = setTimeout(() => { if (!view.adding) draw(); }, 150);
   };
   window.addEventListener("xunjian:request-synced", onSynced);
   window.addEventListener("xunjian:store-changed", onChanged);
@@ -248,8 +248,8 @@ function content(ctx, view, queued, actions) {
   const s = view.s;
   const parts = [];
   parts.push(h("div", { class: "set-bar no-print" },
-    h("a", { class: "btn btn-bar", href: `/app/renovations/${s.permit_id}`, "data-testid": "set-back" }, "‹ ", t("set.back")),
-    h("button", { type: "button", class: "btn btn-bar", "data-testid": "set-print", onclick: () => window.print() },
+    h("a", { class: "btn", href: `/app/renovations/${s.permit_id}`, "data-testid": "set-back" }, "‹ ", t("set.back")),
+    h("button", { type: "button", class: "btn", "data-testid": "set-print", onclick: () => window.print() },
       t("set.print"))));
   if (view.source === "cache") {
     parts.push(h("p", { class: "notice no-print", "data-testid": "set-offline" },
