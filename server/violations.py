@@ -121,7 +121,11 @@ async def from_checks(
         for row in await Site.select(Site.id, Site.timezone).where(Site.id.is_in(site_ids))
     }
     open_rows = await Violation.select(
-        Violation.id, Violation.checkpoint, Violation.item_code, Violation.found_at
+        Violation.id,
+        Violation.checkpoint,
+        Violation.item_code,
+        Violation.found_at,
+        Violation.work_order,
     ).where(Violation.checkpoint.is_in(checkpoint_ids) & (Violation.status == "open"))
     open_now: dict[tuple[int, str], dict] = {
         (row["checkpoint"], row["item_code"]): row for row in open_rows
@@ -157,7 +161,14 @@ async def from_checks(
             current = open_now.get(key)
             if item.result == "fail":
                 if current is not None:
-                    # Seen again while open: noted on the notice, no second violation.
+                    # Seen again while open: noted on the notice, no second violation. Its order
+                    # is the item's open one (a new one when the first was closed meanwhile).
+                    order = orders.get(key)
+                    if order is not None and order != current["work_order"]:
+                        await Violation.update(
+                            {Violation.work_order: order, Violation.updated_at: received_at}
+                        ).where(Violation.id == current["id"])
+                        current["work_order"] = order
                     events.append(_event(current["id"], "seen", a, user, received_at, item.note))
                     found.setdefault(a.index, []).append(current["id"])
                     continue
@@ -188,7 +199,7 @@ async def from_checks(
                     )
                 ).returning(Violation.id)
                 violation_id = inserted[0]["id"]
-                open_now[key] = {"id": violation_id, "found_at": at}
+                open_now[key] = {"id": violation_id, "found_at": at, "work_order": orders.get(key)}
                 events.append(_event(violation_id, "found", a, user, received_at, item.note))
                 found.setdefault(a.index, []).append(violation_id)
             elif item.result == "pass" and current is not None and at > current["found_at"]:

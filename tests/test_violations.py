@@ -220,6 +220,36 @@ async def test_a_failed_item_opens_one_violation_with_its_notice(renovating):
     assert [e["action"] for e in notice["events"]] == ["found", "seen"]
 
 
+async def test_seen_again_after_its_order_was_closed_takes_the_new_order(renovating):
+    unit = await renovating()
+    await unit.check("engineer", ENGINEERING, {"shared_services": "燃气管被改"})
+    (row,) = await _violations(unit.checkpoint_id)
+    await WorkOrder.update({WorkOrder.status: "closed"}).where(WorkOrder.id == row["work_order"])
+    again = await unit.check("engineer", ENGINEERING, {"shared_services": "仍未恢复"})
+    (new_order,) = again["work_orders"]
+    assert new_order != row["work_order"]
+    (row,) = await _violations(unit.checkpoint_id)
+    assert row["work_order"] == new_order and row["status"] == "open"
+
+
+async def test_two_phones_at_once_open_one_violation(renovating, make_user, login):
+    """Two inspectors sync a failure of the same item at the same moment: one violation, one
+    order, both sightings on it (PostgreSQL: the loser's batch runs again and joins it)."""
+    unit = await renovating()
+    second = await login(await make_user("inspector", [unit.site.id], "engineering"))
+    unit.clients["engineer2"] = second
+    results = await asyncio.gather(
+        unit.check("engineer", ENGINEERING, {"load_bearing": "甲看到"}),
+        unit.check("engineer2", ENGINEERING, {"load_bearing": "乙看到"}),
+    )
+    (row,) = await _violations(unit.checkpoint_id)
+    assert {r["work_orders"][0] for r in results} == {row["work_order"]}
+    actions = await ViolationEvent.select(ViolationEvent.action).where(
+        ViolationEvent.violation == row["id"]
+    )
+    assert sorted(a["action"] for a in actions) == ["found", "seen"]
+
+
 async def test_grade_and_deadline_follow_the_severity(renovating):
     unit = await renovating()
     await unit.check(
