@@ -194,6 +194,20 @@ def test_renovation_board_on_the_phone(browser, live_server, settings, artifacts
             expect(page.get_by_test_id("rb-building")).to_be_hidden()
             expect(page.get_by_test_id(f"rb-row-{pid}")).to_be_visible()
             expect(page.get_by_test_id("rb-totals")).to_be_visible()
+            page.set_viewport_size({"width": 1123, "height": 794})  # A4 landscape at 96 dpi
+            expect(page.locator("thead").first).to_be_visible()  # a table, not phone cards
+            page.screenshot(path=str(artifacts_dir / "renovation-board-print.png"), full_page=True)
+            # On A4 landscape for the floor's notice board.
+            import io
+
+            from pypdf import PdfReader
+
+            pdf = page.pdf(
+                path=str(artifacts_dir / "renovation-board-a4.pdf"), prefer_css_page_size=True
+            )
+            box = PdfReader(io.BytesIO(pdf)).pages[0].mediabox
+            width_mm, height_mm = float(box.width) * 25.4 / 72, float(box.height) * 25.4 / 72
+            assert abs(width_mm - 297) < 2 and abs(height_mm - 210) < 2, (width_mm, height_mm)
         finally:
             context.close()
     finally:
