@@ -126,17 +126,26 @@ def desk(live_server):
     d.api.close()
 
 
-@pytest.fixture
-def picture(tmp_path):
+def _wall(path, hole: bool):
     image = Image.new("RGB", (1600, 1200), (150, 140, 130))
     draw = ImageDraw.Draw(image)
-    draw.rectangle((300, 200, 700, 1100), fill=(90, 85, 80))  # the wall, with a hole in it
-    draw.ellipse((420, 500, 600, 760), fill=(20, 20, 20))
+    draw.rectangle((300, 200, 700, 1100), fill=(90, 85, 80))  # the wall
+    if hole:
+        draw.ellipse((420, 500, 600, 760), fill=(20, 20, 20))
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=90)
-    path = tmp_path / "wall.jpg"
     path.write_bytes(buffer.getvalue())
     return path
+
+
+@pytest.fixture
+def picture(tmp_path):
+    return _wall(tmp_path / "wall.jpg", hole=True)
+
+
+@pytest.fixture
+def repaired(tmp_path):
+    return _wall(tmp_path / "repaired.jpg", hole=False)
 
 
 def wait_until(page: Page, script: str, arg=None, timeout_ms: int = 60_000):
@@ -162,7 +171,7 @@ SYNC_NOW = "async () => { (await import('/static/sync.js')).syncNow({force: true
 
 
 def test_offline_failed_check_becomes_a_notice_on_the_board_and_is_rectified(
-    browser: Browser, desk: Desk, picture, artifacts_dir
+    browser: Browser, desk: Desk, picture, repaired, artifacts_dir
 ):
     unit = desk.issued_permit()
     permit, checkpoint = unit["permit"], unit["checkpoint"]
@@ -273,6 +282,10 @@ def test_offline_failed_check_becomes_a_notice_on_the_board_and_is_rectified(
         # Re-inspected on the notice: queued in the outbox, sent once, rectified.
         go(page, f"/app/violations/{violation['id']}")
         page.get_by_test_id("vio-reinspect-note").fill("已用钢筋混凝土修复")
+        page.get_by_test_id("vio-reinspect-camera").set_input_files(str(repaired))
+        expect(page.get_by_test_id("vio-reinspect-photos").locator("img")).to_have_count(
+            1, timeout=15_000
+        )
         page.get_by_test_id("vio-pass").click()
         expect(page.get_by_test_id("vio-notice").get_by_test_id("vio-status")).to_have_attribute(
             "data-status", "rectified", timeout=30_000
@@ -284,6 +297,8 @@ def test_offline_failed_check_becomes_a_notice_on_the_board_and_is_rectified(
         assert after["status"] == "rectified"
         assert after["reinspection"]["by"]["id"] == inspector["id"]
         assert after["reinspection"]["note"] == "已用钢筋混凝土修复"
+        (photo,) = after["reinspection"]["photos"]
+        assert desk.api.get(photo["url"]).status_code == 200
         assert [e["action"] for e in after["events"]] == ["found", "reinspect"]
         board = desk.ok(desk.api.get("/api/renovations/board", params={"site": desk.site["id"]}))
         row = next(r for r in board["rows"] if r["permit_id"] == permit["id"])

@@ -14,6 +14,7 @@
 import { api, ApiError, NetworkError } from "../api.js";
 import { h } from "../dom.js";
 import { addStrings, getLang, t } from "../i18n.js";
+import { photoField } from "../photo_field.js";
 import * as store from "../store.js";
 import { syncNow } from "../sync.js";
 
@@ -487,9 +488,9 @@ function detailParts(ctx, v, fetchedAt, requests, reload) {
   return parts;
 }
 
-async function queue(ctx, v, path, body, what, reload) {
+async function queue(ctx, v, path, body, what, reload, photos = []) {
   await store.queueRequest({
-    path, body, group: `violation:${v.id}`, userId: ctx.me.id,
+    path, body, photos, group: `violation:${v.id}`, userId: ctx.me.id,
     label: `${t("vio.title")} ${unitText(v)} · ${what}`,
   });
   syncNow().catch(() => {});
@@ -499,20 +500,29 @@ async function queue(ctx, v, path, body, what, reload) {
 function reinspectPanel(ctx, v, reload) {
   const note = h("textarea", { class: "input vio-note", rows: "2", "data-testid": "vio-reinspect-note",
     "aria-label": t("vio.reinspect_note"), placeholder: t("vio.reinspect_note") });
+  const message = h("p", { class: "field-error", role: "alert", hidden: true });
+  const field = photoField({ testid: "vio-reinspect", onStart: () => { message.hidden = true; },
+    onProblem: (key) => {
+      message.textContent = t(key);
+      message.hidden = false;
+    } });
   let busy = false;
   const act = (passed) => async () => {
-    if (busy) return;
+    if (busy || field.busy()) return;
     busy = true;
     try {
-      await queue(ctx, v, `/api/violations/${v.id}/reinspect`, { passed, note: note.value.trim() },
-        t(passed ? "vio.pass" : "vio.fail"), reload);
+      const photos = [...field.photos];
+      await queue(ctx, v, `/api/violations/${v.id}/reinspect`,
+        { passed, note: note.value.trim(), photos: photos.map((p) => p.sha256) },
+        t(passed ? "vio.pass" : "vio.fail"), reload, photos);
+      field.release();
     } finally {
       busy = false;
     }
   };
   return h("section", { class: "vio-reinspect card no-print", "data-testid": "vio-reinspect" },
     h("h2", { class: "section-title" }, t("vio.reinspect_title")),
-    note,
+    note, field.el, message,
     h("div", { class: "vio-pair" },
       h("button", { type: "button", class: "btn vio-pass", "data-testid": "vio-pass", onclick: act(true) },
         "✓ ", t("vio.pass")),
