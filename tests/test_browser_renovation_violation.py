@@ -189,6 +189,7 @@ def test_offline_failed_check_becomes_a_notice_on_the_board_and_is_rectified(
         page.get_by_test_id("login-password").fill(inspector["password"])
         page.get_by_test_id("login-submit").click()
         expect(page.get_by_test_id("home-screen")).to_be_visible()
+        expect(page.get_by_test_id("tile-violations")).to_have_attribute("href", "/app/violations")
         page.wait_for_function(
             "navigator.serviceWorker.controller !== null"
             " && navigator.serviceWorker.controller.state === 'activated'"
@@ -300,6 +301,15 @@ def test_offline_failed_check_becomes_a_notice_on_the_board_and_is_rectified(
         (photo,) = after["reinspection"]["photos"]
         assert desk.api.get(photo["url"]).status_code == 200
         assert [e["action"] for e in after["events"]] == ["found", "reinspect"]
+        # The list by status: no longer open, now among the rectified.
+        go(page, f"/app/violations?permit={permit['id']}")
+        expect(page.get_by_test_id("vio-empty")).to_be_visible()
+        page.get_by_test_id("vio-filter-rectified").click()
+        page.wait_for_url("**status=rectified**")
+        expect(page.get_by_test_id("vio-card")).to_have_count(1)
+        expect(page.get_by_test_id("vio-card").get_by_test_id("vio-status")).to_have_attribute(
+            "data-status", "rectified"
+        )
         board = desk.ok(desk.api.get("/api/renovations/board", params={"site": desk.site["id"]}))
         row = next(r for r in board["rows"] if r["permit_id"] == permit["id"])
         assert row["violations"] == {"open": 0, "overdue": 0}

@@ -21,6 +21,7 @@ import { syncNow } from "../sync.js";
 addStrings({
   "zh-CN": {
     "vio.title": "违章整改",
+    "tile.violations": "违章整改",
     "vio.notice_title": "整改通知书",
     "vio.loading": "正在加载违章记录…",
     "vio.failed": "违章记录暂时无法加载",
@@ -90,6 +91,7 @@ addStrings({
   },
   en: {
     "vio.title": "Violations",
+    "tile.violations": "Violations",
     "vio.notice_title": "Rectification notice",
     "vio.loading": "Loading violations…",
     "vio.failed": "Violations cannot be loaded right now",
