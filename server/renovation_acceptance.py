@@ -387,9 +387,13 @@ async def open_round(
         opened.append(inserted[0]["id"])
         return [("acceptance_open", row["status"], row["status"], f"{kind} #{number}")]
 
-    replayed = await _run(
-        user, permit_id, "acceptance_open", {"kind": kind}, client_id, device_time, body
-    )
+    try:
+        replayed = await _run(
+            user, permit_id, "acceptance_open", {"kind": kind}, client_id, device_time, body
+        )
+    except _INSERT_RACES:
+        # The one-open-round index: another person opened it at the same moment.
+        raise ApiError(409, "acceptance_open") from None
     if replayed:
         return await latest_round(permit_id, kind) or 0, True
     return opened[0], False
@@ -513,7 +517,13 @@ async def sign_off(
                 events.append(await _take_step(permit_id, STEP_OF[kind], now))
         return events
 
-    return await _run(user, permit_id, "acceptance_signoff", fields, client_id, device_time, body)
+    try:
+        return await _run(
+            user, permit_id, "acceptance_signoff", fields, client_id, device_time, body
+        )
+    except _INSERT_RACES:
+        # The one-sign-off-per-party index: the party signed at the same moment on another phone.
+        raise ApiError(409, "already_signed_off") from None
 
 
 # --- deductions and the settlement --------------------------------------------------------------

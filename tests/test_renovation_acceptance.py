@@ -403,3 +403,33 @@ async def test_other_sites_do_not_see_the_acceptance(
     assert (await stranger.get(f"{url}/settlement")).status_code == 404
     opened = await stranger.post(f"{url}/acceptances", json={"kind": "hidden_works"})
     assert opened.status_code == 404
+
+
+@pytest.mark.api
+async def test_the_last_two_sign_offs_at_once_close_the_round_once(permit_in_progress):
+    import asyncio
+
+    _site, c, permit_id = await permit_in_progress()
+    url = f"/api/renovations/{permit_id}"
+    opened = (await c["kefu"].post(f"{url}/acceptances", json={"kind": "hidden_works"})).json()
+    signoffs = f"{url}/acceptances/{opened['id']}/signoffs"
+    await c["engineer"].post(signoffs, json={"party": "engineering", "passed": True})
+    answers = await asyncio.gather(
+        c["kefu"].post(signoffs, json={"party": "customer_service", "passed": True}),
+        c["guard"].post(signoffs, json={"party": "security", "passed": True}),
+    )
+    assert [a.status_code for a in answers] == [201, 201], [a.text for a in answers]
+    permit = (await c["kefu"].get(url)).json()
+    assert permit["status"] == "hidden_works_accepted"
+    actions = [e["action"] for e in permit["timeline"]]
+    assert actions.count("acceptance_passed") == 1 and actions.count("accept_hidden_works") == 1
+    rounds = (await c["kefu"].get(f"{url}/acceptances")).json()
+    assert [r["status"] for r in rounds] == ["passed"]
+    # Two desks opening the completion round at once make one round.
+    await c["kefu"].post(f"{url}/complete", json={})
+    opened = await asyncio.gather(
+        c["kefu"].post(f"{url}/acceptances", json={"kind": "completion"}),
+        c["engineer"].post(f"{url}/acceptances", json={"kind": "completion"}),
+    )
+    assert sorted(a.status_code for a in opened) == [201, 409]
+    assert len((await c["kefu"].get(f"{url}/acceptances?kind=completion")).json()) == 1
