@@ -551,3 +551,6 @@ async def test_the_purge_runs_as_a_background_job(monkeypatch, settings):
     jobs = {job: (interval, tick) for job, interval, tick in started}
     assert jobs["violation-purge"][1] is violations.purge_expired
     assert jobs["violation-purge"][0] >= leader.PURGE_INTERVAL_SECONDS
+    # Its own advisory lock: led by one worker, independently of the other jobs.
+    keys = {leader.job_key(job) for job in (*jobs, "escalation", "compliance-upkeep")}
+    assert len(keys) == len(jobs) + 2
