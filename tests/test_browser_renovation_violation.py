@@ -310,6 +310,13 @@ def test_offline_failed_check_becomes_a_notice_on_the_board_and_is_rectified(
         expect(page.get_by_test_id("vio-card").get_by_test_id("vio-status")).to_have_attribute(
             "data-status", "rectified"
         )
+        # Offline, the notice opened before is still there, from the phone's copy.
+        context.set_offline(True)
+        go(page, f"/app/violations/{violation['id']}")
+        expect(page.get_by_test_id("vio-detail")).to_have_attribute("data-source", "cache")
+        expect(page.get_by_test_id("vio-cached")).to_be_visible()
+        expect(page.get_by_test_id("vio-item")).to_have_text(LOAD_BEARING)
+        context.set_offline(False)
         board = desk.ok(desk.api.get("/api/renovations/board", params={"site": desk.site["id"]}))
         row = next(r for r in board["rows"] if r["permit_id"] == permit["id"])
         assert row["violations"] == {"open": 0, "overdue": 0}

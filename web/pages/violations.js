@@ -86,8 +86,6 @@ addStrings({
     "vio.cancel_confirm": "确认撤销",
     "vio.pending": "待同步：{what}",
     "vio.rejected": "未被接受：{what}（{reason}）",
-    "vio.queued": "已保存，联网后自动提交",
-    "vio.work_order_open": "打开工单",
   },
   en: {
     "vio.title": "Violations",
@@ -156,8 +154,6 @@ addStrings({
     "vio.cancel_confirm": "Confirm cancel",
     "vio.pending": "Waiting to sync: {what}",
     "vio.rejected": "Not accepted: {what} ({reason})",
-    "vio.queued": "Saved; it is sent when online",
-    "vio.work_order_open": "Open the work order",
   },
 });
 
