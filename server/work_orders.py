@@ -29,15 +29,11 @@ calendar changes.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from asyncpg.exceptions import UniqueViolationError
 from piccolo.query import OrderByRaw
 from piccolo.query.functions.aggregate import Count
 
@@ -46,6 +42,14 @@ from server.auth import CurrentUser
 from server.calendars import calendars_for, valid_timezone
 from server.db import write_transaction
 from server.errors import ApiError
+from server.exactly_once import (
+    INSERT_RACES,
+    Outcome,
+    already,
+    checked_client_id,
+    request_hash,
+    time_key,
+)
 from server.findings import bounded_raised_at, due_when_raised
 from server.inspections import photo_ref
 from server.tables.accounts import Department
@@ -71,7 +75,6 @@ from server.work_order_flow import (
 PAGE_SIZE = 50
 MAX_NOTE = 2000
 MAX_PHOTOS = 10
-CLIENT_ID_LENGTH = 36
 SORTS = ("newest", "deadline", "overdue")
 SOURCES_BY_HAND = ("manual", "owner")
 
@@ -706,63 +709,6 @@ def _changes(action: str, user: CurrentUser, at: datetime, department_id: int | 
     return {}
 
 
-def request_hash(kind: str, fields: dict) -> str:
-    """SHA-256 of a request's canonical form: what was asked, by whom, normalised (sorted keys,
-    times in UTC, photo hashes lower-case), so a re-send with its keys in another order or its
-    time in another offset hashes the same."""
-    canonical = json.dumps(
-        {"kind": kind, **fields}, sort_keys=True, ensure_ascii=False, separators=(",", ":")
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _time_key(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ApiError(400, "bad_device_time")
-    return value.astimezone(UTC).isoformat()
-
-
-def _check_client_id(client_id: str | None) -> str | None:
-    if client_id is None:
-        return None
-    if not client_id or len(client_id) > CLIENT_ID_LENGTH:
-        raise ApiError(
-            400, "invalid_request", detail=[{"field": "client_id", "message": "not a UUID"}]
-        )
-    return client_id.lower()
-
-
-async def _already(table, client_id: str | None, digest: str) -> dict | None:
-    """The row stored earlier for ``client_id`` (None: none), or 409 if it was another request."""
-    if client_id is None:
-        return None
-    row = await table.select(*_replay_columns(table)).where(table.client_id == client_id).first()
-    if row is None:
-        return None
-    if row["body_hash"] != digest:
-        raise ApiError(409, "client_id_conflict")
-    return row
-
-
-def _replay_columns(table) -> tuple:
-    if table is WorkOrderEvent:
-        return (WorkOrderEvent.id, WorkOrderEvent.work_order, WorkOrderEvent.body_hash)
-    return (WorkOrder.id, WorkOrder.body_hash)
-
-
-_INSERT_RACES = (UniqueViolationError, sqlite3.IntegrityError)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a raise or a step did: the row's id, and whether it was a replay (nothing stored)."""
-
-    id: int
-    replayed: bool = False
-
-
 async def _store_due(order_id: int, default_timezone: str) -> datetime | None:
     """Recompute and store one order's ``due_at`` (inside the caller's transaction)."""
     row = (
@@ -866,7 +812,7 @@ async def act(
     note = note.strip()
     if len(note) > MAX_NOTE:
         raise ApiError(400, "invalid_request", detail=[{"field": "note", "message": "too long"}])
-    client_id = _check_client_id(client_id)
+    client_id = checked_client_id(client_id)
     signature = signature.lower() if signature else None
     photo_keys = list(dict.fromkeys(p.lower() for p in photos))
     digest = request_hash(
@@ -878,7 +824,7 @@ async def act(
             "note": note,
             "department": department,
             "photos": photo_keys,
-            "device_time": _time_key(device_time),
+            "device_time": time_key(device_time),
             "signature": signature,
             "owner_absent": bool(owner_absent),
             "satisfaction": satisfaction,
@@ -887,7 +833,7 @@ async def act(
     engine = WorkOrder._meta.db
     try:
         async with write_transaction(engine):
-            earlier = await _already(WorkOrderEvent, client_id, digest)
+            earlier = await already(WorkOrderEvent, client_id, digest)
             if earlier is not None:
                 return Outcome(earlier["id"], replayed=True)
             event_id = await _act(
@@ -906,10 +852,10 @@ async def act(
                 default_timezone=default_timezone,
                 now=now,
             )
-    except (ApiError, *_INSERT_RACES):
+    except (ApiError, *INSERT_RACES):
         # The same request at the same moment: it lost the race to its twin (the unique client
         # id, or the order's status the twin just changed). The twin's row answers it.
-        earlier = await _already(WorkOrderEvent, client_id, digest)
+        earlier = await already(WorkOrderEvent, client_id, digest)
         if earlier is not None:
             return Outcome(earlier["id"], replayed=True)
         raise
@@ -1059,7 +1005,7 @@ async def raise_work_order(
         raise ApiError(
             400, "invalid_request", detail=[{"field": "description", "message": "too long"}]
         )
-    client_id = _check_client_id(client_id)
+    client_id = checked_client_id(client_id)
     digest = request_hash(
         "raise",
         {
@@ -1070,12 +1016,12 @@ async def raise_work_order(
             "title": title.strip(),
             "description": description,
             "photos": list(dict.fromkeys(p.lower() for p in photos)),
-            "device_time": _time_key(device_time),
+            "device_time": time_key(device_time),
             "source": source,
             "owner": [owner_name, owner_unit, owner_phone],
         },
     )
-    earlier = await _already(WorkOrder, client_id, digest)
+    earlier = await already(WorkOrder, client_id, digest)
     if earlier is not None:
         return Outcome(earlier["id"], replayed=True)
     if checkpoint is not None:
@@ -1093,7 +1039,7 @@ async def raise_work_order(
     title = (title.strip() or description.splitlines()[0])[:200]
     try:
         async with write_transaction(WorkOrder._meta.db):
-            earlier = await _already(WorkOrder, client_id, digest)
+            earlier = await already(WorkOrder, client_id, digest)
             if earlier is not None:
                 return Outcome(earlier["id"], replayed=True)
             inserted = await WorkOrder.insert(
@@ -1134,8 +1080,8 @@ async def raise_work_order(
                 )
             )
             await _attach_photos(order_id, photo_list)
-    except _INSERT_RACES:
-        earlier = await _already(WorkOrder, client_id, digest)
+    except INSERT_RACES:
+        earlier = await already(WorkOrder, client_id, digest)
         if earlier is not None:
             return Outcome(earlier["id"], replayed=True)
         raise

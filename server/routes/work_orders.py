@@ -8,23 +8,15 @@ from typing import Annotated, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import ResponseHeader
 from litestar.params import FromQuery, JSONBody, Parameter, QueryParameter
 
 from server import work_orders
 from server.routes.inspections import CheckpointRef, PhotoRef
-from server.routes.params import ObjectId
+from server.routes.params import REPLAYED, ObjectId, replayable
 
 Status = Literal["raised", "dispatched", "arranged", "deferred", "reported", "verified", "closed"]
 Step = Literal["dispatch", "arrange", "report", "return"]
 ACTION_PATHS = [f"/work-orders/{{order_id:int}}/{name}" for name in work_orders.API_ACTIONS]
-REPLAYED = ResponseHeader(
-    name="X-Replayed",
-    value="1",
-    documentation_only=True,
-    required=False,
-    description="1: a repeat of a request already stored under its client_id; nothing was stored.",
-)
 
 
 class PersonRef(msgspec.Struct):
@@ -200,10 +192,7 @@ async def _answer(
     request: Request, outcome: work_orders.Outcome, order_id: int, status_code: int
 ) -> Response[WorkOrderRead]:
     """The order as it is now; a replay answers 200 with ``X-Replayed: 1``."""
-    order = await _order_as_now(request, order_id)
-    if outcome.replayed:
-        return Response(order, status_code=200, headers={"X-Replayed": "1"})
-    return Response(order, status_code=status_code)
+    return replayable(await _order_as_now(request, order_id), outcome.replayed, status_code)
 
 
 class WorkOrderController(Controller):
