@@ -173,9 +173,7 @@ def test_desk_registers_issues_offline_once_and_the_check_screen_shows_the_glanc
     expect(page.get_by_test_id("ren-new-screen")).to_be_visible()
     page.get_by_test_id("ren-building").select_option(str(picked["building"]["id"]))
     page.get_by_test_id("ren-floor").select_option(str(picked["floor"]["id"]))
-    unit_button = page.locator(
-        f'[data-testid="ren-unit"][data-id="{picked["unit"]["id"]}"]'
-    )
+    unit_button = page.locator(f'[data-testid="ren-unit"][data-id="{picked["unit"]["id"]}"]')
     expect(unit_button).to_be_enabled()
     unit_button.click()
     expect(unit_button).to_have_attribute("aria-checked", "true")
@@ -293,8 +291,7 @@ def test_desk_registers_issues_offline_once_and_the_check_screen_shows_the_glanc
     again = desk_api.post(f"/api/renovations/{permit_id}/issue", json=issue["body"])
     assert again.status_code == 200 and again.headers.get("x-replayed") == "1"
     actions = [
-        e["action"]
-        for e in desk_api.get(f"/api/renovations/{permit_id}").json()["timeline"]
+        e["action"] for e in desk_api.get(f"/api/renovations/{permit_id}").json()["timeline"]
     ]
     assert actions.count("issue") == 1
 
@@ -350,9 +347,7 @@ def test_desk_registers_issues_offline_once_and_the_check_screen_shows_the_glanc
         # The glance endpoint is not in this build: the card says the data is not there.
         inspector.context.set_offline(True)
         inspector.go(f"/c/{code}?manual=1")
-        expect(ipage.get_by_test_id("renovation-glance")).to_have_attribute(
-            "data-state", "missing"
-        )
+        expect(ipage.get_by_test_id("renovation-glance")).to_have_attribute("data-state", "missing")
         inspector.close()
         pytest.fail("GET /api/renovations/glance is missing (404): the glance cannot be shown")
     assert glance_response.status_code == 200, glance_response.text
@@ -378,8 +373,7 @@ def test_desk_registers_issues_offline_once_and_the_check_screen_shows_the_glanc
         for r in (
             glance_response.json()
             if isinstance(glance_response.json(), list)
-            else glance_response.json().get("permits")
-            or list(glance_response.json().values())
+            else glance_response.json().get("permits") or list(glance_response.json().values())
         )
         if isinstance(r, dict) and r.get("checkpoint_id") == checkpoint_id
     )
@@ -450,3 +444,66 @@ def test_queued_request_is_refused_for_good_on_4xx_and_kept_in_order_by_group(
     expect(refused).to_have_count(2)
     expect(refused.first.get_by_test_id("outbox-record-reason")).not_to_be_empty()
     phone.close()
+
+
+def test_a_registration_taken_offline_is_shown_waiting_and_stored_once_when_back_online(
+    browser: Browser, live_server, clients
+):
+    desk_api = clients["dispatcher"]
+    me = desk_api.get("/api/me").json()
+    site = next(s for s in me["sites"] if s["code"] == "DEMO")
+    picked = free_unit(desk_api, site["id"], set())
+    owner = f"赵敏{uuid.uuid4().hex[:4]}"
+    desk = Phone(browser, live_server.url)
+    desk.login("dispatcher", live_server.demo_password)
+    page = desk.page
+    desk.go("/app/renovations/new")
+    page.get_by_test_id("ren-building").select_option(str(picked["building"]["id"]))
+    page.get_by_test_id("ren-floor").select_option(str(picked["floor"]["id"]))
+    unit_button = page.locator(f'[data-testid="ren-unit"][data-id="{picked["unit"]["id"]}"]')
+    expect(unit_button).to_be_enabled()
+
+    desk.context.set_offline(True)
+    unit_button.click()
+    page.get_by_test_id("ren-owner-name").fill(owner)
+    # Required fields are said before anything is queued.
+    page.get_by_test_id("ren-starts-on").fill("")
+    page.get_by_test_id("ren-submit").click()
+    expect(page.get_by_test_id("ren-form-error")).to_contain_text("开始日期")
+    assert desk.requests() == []
+    page.get_by_test_id("ren-starts-on").fill("2026-12-01")
+    page.get_by_test_id("ren-submit").click()
+    expect(page.get_by_test_id("ren-list")).to_be_visible()
+    card = page.get_by_test_id("ren-local-card")
+    expect(card).to_have_count(1)
+    expect(card).to_contain_text(picked["unit"]["number"])
+    [queued] = desk.requests()
+    assert queued["status"] == "pending" and queued["path"] == "/api/renovations"
+    assert queued["body"]["owner_name"] == owner and queued["body"]["starts_on"] == "2026-12-01"
+    assert not [
+        p
+        for p in desk_api.get(f"/api/renovations?site={site['id']}").json()
+        if p["owner_name"] == owner
+    ]
+
+    desk.context.set_offline(False)
+    page.evaluate("async () => (await import('/static/sync.js')).syncNow({force: true})")
+    desk.wait_until(
+        """async () => {
+          const store = await import('/static/store.js');
+          const rows = await store.listRequests();
+          return rows.length === 1 && rows[0].status === 'synced';
+        }"""
+    )
+    made = [
+        p
+        for p in desk_api.get(f"/api/renovations?site={site['id']}").json()
+        if p["owner_name"] == owner
+    ]
+    assert len(made) == 1 and made[0]["unit"]["id"] == picked["unit"]["id"]
+    assert made[0]["status"] == "applied"
+    # The same registration sent again (its answer lost): a replay, still one permit.
+    again = desk_api.post("/api/renovations", json=queued["body"])
+    assert again.status_code == 200 and again.headers.get("x-replayed") == "1"
+    assert again.json()["id"] == made[0]["id"]
+    desk.close()

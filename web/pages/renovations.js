@@ -41,6 +41,8 @@ addStrings({
   "zh-CN": {
     "ren.title": "装修管理",
     "ren.outbox": "装修",
+    "ren.sep": "、",
+    "ren.f.pick_floor": "先选楼栋和楼层，再点房号",
     "tile.renovations": "装修管理",
     "ren.new": "登记装修申请",
     "ren.search": "搜索房号 / 业主",
@@ -204,6 +206,8 @@ addStrings({
   en: {
     "ren.title": "Renovations",
     "ren.outbox": "Renovation",
+    "ren.sep": ", ",
+    "ren.f.pick_floor": "Pick the building and floor, then tap the unit",
     "tile.renovations": "Renovations",
     "ren.new": "Register a renovation",
     "ren.search": "Search unit / owner",
@@ -407,7 +411,7 @@ export function nextSteps(me, permit, status) {
       if (!drawingsOk) missing.push(t("ren.need.drawings"));
       if (fire.required && !fire.approved) missing.push(t("ren.need.fire"));
       if (signed.length < SIGNING.length) missing.push(t("ren.need.signatures"));
-      out.push({ step: "issue", primary: true, blocked: missing.length ? t("ren.issue_missing", { what: missing.join("、") }) : null });
+      out.push({ step: "issue", primary: true, blocked: missing.length ? t("ren.issue_missing", { what: missing.join(t("ren.sep")) }) : null });
     }
   }
   if ((status === "applied" || status === "drawings_review") && isDesk(me) && fire.required && !fire.approved) {
@@ -544,6 +548,7 @@ export function renderList(ctx) {
   const note = h("p", { class: "wo-offline", role: "status", hidden: true, "data-testid": "ren-offline" });
   const list = h("ul", { class: "wo-cards", "data-testid": "ren-cards" });
   const count = h("span", { class: "wo-count", "data-testid": "ren-count" });
+  const local = h("ul", { class: "wo-cards", "data-testid": "ren-local" });
   let items = [];
 
   const chips = h("div", { class: "board-chip-row ren-chips", role: "group" });
@@ -590,6 +595,7 @@ export function renderList(ctx) {
     h("div", { class: "wo-queue-head" }, h("h1", { class: "page-title" }, t("ren.title")), count),
     note, searchBox, chips,
     links.length ? h("div", { class: "ren-links" }, links) : null,
+    local,
     list,
     isDesk(ctx.me) ? h("div", { class: "wo-bottom" },
       h("a", { class: "btn btn-primary btn-block", href: "/app/renovations/new", "data-testid": "ren-new" }, t("ren.new"))) : null,
@@ -619,6 +625,14 @@ export function renderList(ctx) {
     screen.dataset.source = source;
     drawChips();
     drawList();
+    // Registrations taken offline and not on the server yet: shown on top, to the outbox.
+    const mine = (await store.listRequests(ctx.me.id).catch(() => []))
+      .filter((row) => row.record.path === "/api/renovations" && row.status !== "synced");
+    local.replaceChildren(...mine.map((row) => h("li", null, h("a", { class: "wo-card sla-none", href: "/app/outbox",
+      "data-testid": "ren-local-card", "data-status": row.status },
+    h("p", { class: "wo-card-title" }, row.record.label),
+    h("div", { class: "wo-card-meta" }, h("span", { class: `wo-pending${row.status === "rejected" ? " is-rejected" : ""}` },
+      row.status === "rejected" ? row.reason || row.code : t("ren.to_send")))))));
   })();
   return screen;
 }
@@ -689,7 +703,7 @@ export function renderNew(ctx) {
     state.unit = null;
     const floorId = Number(floor.value);
     if (!floorId) {
-      units.replaceChildren();
+      units.replaceChildren(h("p", { class: "muted ren-units-hint" }, t("ren.f.pick_floor")));
       return;
     }
     units.replaceChildren(h("p", { class: "muted" }, t("ren.f.units_loading")));
@@ -717,10 +731,13 @@ export function renderNew(ctx) {
     }));
   }
 
-  (async () => {
+  // Buildings and floors come from the catalogue on the phone; just after login it may still be
+  // on its way: fill the pickers when it arrives.
+  async function fillBuildings() {
     const catalogue = await store.getCatalogue().catch(() => null);
     const buildings = (catalogue?.buildings || []).filter((b) => b.site_id === site.id)
       .sort((a, b) => String(a.code).localeCompare(String(b.code), "zh-CN", { numeric: true }));
+    if (!buildings.length) return false;
     building.replaceChildren(h("option", { value: "" }, "—"), ...buildings.map((b) => h("option", { value: String(b.id) }, b.name || b.code)));
     building.onchange = () => {
       const floors = (catalogue?.floors || []).filter((fl) => fl.building_id === Number(building.value))
@@ -728,12 +745,21 @@ export function renderNew(ctx) {
       floor.replaceChildren(h("option", { value: "" }, "—"), ...floors.map((fl) => h("option", { value: String(fl.id) }, fl.name)));
       loadUnits();
     };
-    floor.onchange = loadUnits;
     if (buildings.length === 1) {
       building.value = String(buildings[0].id);
       building.onchange(null);
     }
-  })();
+    return true;
+  }
+  floor.onchange = loadUnits;
+  loadUnits();
+  fillBuildings().then((filled) => {
+    if (filled) return;
+    const onChanged = async () => {
+      if (!screen.isConnected || (await fillBuildings())) window.removeEventListener("xunjian:store-changed", onChanged);
+    };
+    window.addEventListener("xunjian:store-changed", onChanged);
+  });
 
   const form = h("form", { class: "ren-form", novalidate: true, "data-testid": "ren-form", onsubmit: async (event) => {
     event.preventDefault();
@@ -747,7 +773,7 @@ export function renderNew(ctx) {
     if (ownerDeposit === null) missing.push(t("ren.f.owner_deposit"));
     if (contractorDeposit === null) missing.push(t("ren.f.contractor_deposit"));
     if (missing.length || (f.ends_on.value && f.ends_on.value < f.starts_on.value)) {
-      error.textContent = missing.length ? t("ren.f.required", { what: missing.join("、") }) : t("ren.f.bad_date");
+      error.textContent = missing.length ? t("ren.f.required", { what: missing.join(t("ren.sep")) }) : t("ren.f.bad_date");
       error.hidden = false;
       error.scrollIntoView({ block: "center" });
       return;
@@ -766,7 +792,7 @@ export function renderNew(ctx) {
     const unitLabel = `${building.selectedOptions[0]?.textContent || ""} ${state.unit.number}`.trim();
     const id = await queue(ctx, null, "/api/renovations", body, t("ren.step.register", { unit: unitLabel }));
     // Online it is on the server in a moment: open the new permit. Offline: it waits in the outbox.
-    const permit = await waitForRequest(ctx, id, 8000);
+    const permit = await waitForRequest(ctx, id, navigator.onLine ? 8000 : 300);
     if (!screen.isConnected) return;
     if (permit && typeof permit.id === "number") {
       ctx.navigate(`/app/renovations/${permit.id}`, { replace: true });
@@ -1222,7 +1248,7 @@ function addForm(ctx, view, permit, kind, redraw) {
     event.preventDefault();
     const missing = required.filter((name) => !fields[name].value.trim()).map((name) => t(labels[name]));
     if (missing.length) {
-      error.textContent = t("ren.f.required", { what: missing.join("、") });
+      error.textContent = t("ren.f.required", { what: missing.join(t("ren.sep")) });
       error.hidden = false;
       return;
     }
