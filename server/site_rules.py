@@ -17,21 +17,18 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
-from asyncpg.exceptions import UniqueViolationError
-
 from server.auth import CurrentUser
 from server.db import write_transaction
 from server.errors import ApiError
+from server.exactly_once import INSERT_RACES, already, checked_client_id, request_hash
 from server.tables.accounts import User
 from server.tables.sites import Site, SiteRulesChange
-from server.work_orders import request_hash
 
 DEFAULT_NOISY_HOURS: tuple[tuple[str, str], ...] = (("08:00", "12:00"), ("14:00", "18:00"))
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -41,10 +38,8 @@ EDITORS = frozenset({"manager", "admin"})
 MAX_FEN = 100_000_000
 MIN_MONTHS, MAX_MONTHS = 1, 36
 MAX_WINDOWS = 6
-CLIENT_ID_LENGTH = 36
 
 _HHMM = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$")
-_INSERT_RACES = (UniqueViolationError, sqlite3.IntegrityError)
 
 
 @dataclass(frozen=True)
@@ -213,19 +208,6 @@ def _validated(
     return Rules(pass_deposit, pass_fee, windows, months)
 
 
-async def _already(client_id: str | None, digest: str) -> dict | None:
-    if client_id is None:
-        return None
-    row = (
-        await SiteRulesChange.select(SiteRulesChange.id, SiteRulesChange.body_hash)
-        .where(SiteRulesChange.client_id == client_id)
-        .first()
-    )
-    if row is not None and row["body_hash"] != digest:
-        raise ApiError(409, "client_id_conflict")
-    return row
-
-
 async def put_rules(
     user: CurrentUser,
     site_id: int,
@@ -242,16 +224,13 @@ async def put_rules(
     if user.role not in EDITORS:
         raise ApiError(403, "forbidden")
     rules = _validated(pass_deposit, pass_fee, noisy_hours, renovation_months)
-    if client_id is not None:
-        if not client_id.strip() or len(client_id) > CLIENT_ID_LENGTH:
-            raise _bad("client_id", "not a UUID")
-        client_id = client_id.strip().lower()
+    client_id = checked_client_id(client_id)
     digest = request_hash("site_rules", {"user": user.id, "site": site_id, **rules.as_dict()})
-    replayed = await _already(client_id, digest) is not None
+    replayed = await already(SiteRulesChange, client_id, digest) is not None
     if not replayed:
         try:
             async with write_transaction(Site._meta.db):
-                replayed = await _already(client_id, digest) is not None
+                replayed = await already(SiteRulesChange, client_id, digest) is not None
                 if not replayed:
                     await Site.update(
                         {
@@ -271,9 +250,9 @@ async def put_rules(
                             body_hash=digest if client_id else "",
                         )
                     )
-        except _INSERT_RACES:
+        except INSERT_RACES:
             # The same phone's request, sent twice at once: the other one stored it.
-            if await _already(client_id, digest) is None:
+            if await already(SiteRulesChange, client_id, digest) is None:
                 raise
             replayed = True
     row = await Site.select(*_COLUMNS).where(Site.id == site_id).first()

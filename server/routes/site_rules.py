@@ -7,19 +7,11 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, put
-from litestar.datastructures import ResponseHeader
 from litestar.params import JSONBody
 
 from server import site_rules
-from server.routes.params import ObjectId
+from server.routes.params import REPLAYED, ClientId, ObjectId, replayable
 
-REPLAYED = ResponseHeader(
-    name="X-Replayed",
-    value="1",
-    documentation_only=True,
-    required=False,
-    description="1: a repeat of a change already stored under its client_id; nothing was stored.",
-)
 Fen = Annotated[int, msgspec.Meta(ge=0, le=site_rules.MAX_FEN)]
 HHMM = Annotated[str, msgspec.Meta(max_length=5)]
 
@@ -37,7 +29,7 @@ class RulesIn(msgspec.Struct, forbid_unknown_fields=True):
     renovation_months: Annotated[
         int, msgspec.Meta(ge=site_rules.MIN_MONTHS, le=site_rules.MAX_MONTHS)
     ]
-    client_id: Annotated[str, msgspec.Meta(min_length=1, max_length=36)] | None = None
+    client_id: ClientId = None
 
 
 class SiteRulesController(Controller):
@@ -65,4 +57,4 @@ class SiteRulesController(Controller):
             renovation_months=data.renovation_months,
             client_id=data.client_id,
         )
-        return Response(view, status_code=200, headers={"X-Replayed": "1"} if replayed else None)
+        return replayable(view, replayed, 200)
