@@ -506,4 +506,9 @@ def test_a_registration_taken_offline_is_shown_waiting_and_stored_once_when_back
     again = desk_api.post("/api/renovations", json=queued["body"])
     assert again.status_code == 200 and again.headers.get("x-replayed") == "1"
     assert again.json()["id"] == made[0]["id"]
+    # The floor's units for the picker now show the unit taken; a floor that is not there: 404.
+    units = desk_api.get(f"/api/floors/{picked['floor']['id']}/units").json()
+    [unit] = [u for u in units if u["id"] == picked["unit"]["id"]]
+    assert unit["permit_id"] == made[0]["id"] and unit["permit_status"] == "applied"
+    assert desk_api.get("/api/floors/2147483000/units").status_code == 404
     desk.close()

@@ -496,8 +496,9 @@ async function keepPermit(userId, permit) {
   if (!permit || typeof permit.id !== "number") return;
   await store.putCached("permit", userId, permit.id, permit);
   const index = await store.getCached("permit-index", userId, "").catch(() => null);
-  const ids = [permit.id, ...((index?.value || []).filter((id) => id !== permit.id))].slice(0, MAX_CACHED);
-  await store.putCached("permit-index", userId, "", ids);
+  const all = [permit.id, ...((index?.value || []).filter((id) => id !== permit.id))];
+  await store.putCached("permit-index", userId, "", all.slice(0, MAX_CACHED));
+  for (const id of all.slice(MAX_CACHED)) await store.dropCached("permit", userId, id);
 }
 
 /** A permit as the server answers it (not an acceptance round, a deduction … of the same group). */
