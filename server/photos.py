@@ -413,8 +413,9 @@ async def visible_photo(user: CurrentUser, sha256: str) -> dict:
     Allowed: admins, the uploader, anyone who can see a site with an inspection that references
     the photo, and anyone who can see a work order that carries it (its raise, a step's photos,
     the owner's signature; a department worker sees their department's orders and those they
-    raised). One query: the photo by its key, with both "who may see it" tests as EXISTS over
-    indexes on the photo's hash (inspection_photo_photo, work_order_photo_key).
+    raised), and anyone who can see a site with a renovation permit that carries it (acceptance
+    sign-offs, signatures, deductions). One query: the photo by its key, with the "who may see it"
+    tests as EXISTS over indexes on the photo's hash.
     """
     if not _SHA256.match(sha256):
         raise ApiError(404, "not_found")
@@ -435,9 +436,12 @@ async def visible_photo(user: CurrentUser, sha256: str) -> dict:
             f' WHERE ip."photo" = p."sha256" AND c."site" IN ({marks}))'
             " OR EXISTS (SELECT 1 FROM work_order_photo wp"
             ' JOIN work_order w ON w."id" = wp."work_order"'
-            f' WHERE wp."photo" = p."sha256" AND w."site" IN ({marks}){department_clause}))'
+            f' WHERE wp."photo" = p."sha256" AND w."site" IN ({marks}){department_clause})'
+            " OR EXISTS (SELECT 1 FROM renovation_photo rp"
+            ' JOIN renovation_permit r ON r."id" = rp."permit"'
+            f' WHERE rp."photo" = p."sha256" AND r."site" IN ({marks})))'
         )
-        args = [*sites, *sites, *department_args]
+        args = [*sites, *sites, *department_args, *sites]
     rows = await Photo.raw(
         'SELECT p."sha256", p."path", p."thumb_path", p."uploaded_by", '
         f'{seen} AS "seen" FROM photo p WHERE p."sha256" = {{}}',

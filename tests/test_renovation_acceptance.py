@@ -348,6 +348,9 @@ async def test_deductions_and_the_managers_settlement(permit_in_progress):
     statement = (await c["patrol"].get(f"{url}/settlement")).json()
     assert [d["amount"] for d in statement["deductions"]] == [300000, 300000]
     assert statement["deductions"][0]["photos"][0]["sha256"] == photo
+    # The evidence is shown to the site's people, not only to the engineer who took it.
+    for name in ("manager", "patrol"):
+        assert (await c[name].get(f"/api/photos/{photo}")).status_code == 200
     assert (statement["contractor_deposit"], statement["owner_deposit"]) == (500000, 200000)
     assert statement["total"] == 600000
     assert (statement["from_contractor"], statement["from_owner"]) == (500000, 100000)
