@@ -126,6 +126,7 @@ async def from_checks(
         Violation.item_code,
         Violation.found_at,
         Violation.work_order,
+        Violation.grade,
     ).where(Violation.checkpoint.is_in(checkpoint_ids) & (Violation.status == "open"))
     open_now: dict[tuple[int, str], dict] = {
         (row["checkpoint"], row["item_code"]): row for row in open_rows
@@ -199,24 +200,22 @@ async def from_checks(
                     )
                 ).returning(Violation.id)
                 violation_id = inserted[0]["id"]
-                open_now[key] = {"id": violation_id, "found_at": at, "work_order": orders.get(key)}
+                open_now[key] = {
+                    "id": violation_id,
+                    "found_at": at,
+                    "work_order": orders.get(key),
+                    "grade": grade,
+                }
                 events.append(_event(violation_id, "found", a, user, received_at, item.note))
                 found.setdefault(a.index, []).append(violation_id)
             elif item.result == "pass" and current is not None and at > current["found_at"]:
-                grade_row = (
-                    await Violation.select(Violation.grade)
-                    .where(Violation.id == current["id"])
-                    .first()
-                )
                 await Violation.update(
                     {
                         Violation.status: "rectified",
                         Violation.reinspection: a.record.id,
                         Violation.rectified_at: at,
                         Violation.closed_by: user.id,
-                        Violation.keep_until: keep_until(
-                            local_day(at, timezone), grade_row["grade"]
-                        ),
+                        Violation.keep_until: keep_until(local_day(at, timezone), current["grade"]),
                         Violation.updated_at: received_at,
                     }
                 ).where((Violation.id == current["id"]) & (Violation.status == "open"))

@@ -314,6 +314,12 @@ async def test_a_later_passing_check_rectifies_it(renovating):
     assert row["status"] == "rectified"
     assert str(row["reinspection"]) == later["record"]["id"]
     assert row["closed_by"] == unit.users["engineer"].id
+    # Kept 5 years (major) from the day it was rectified.
+    assert row["keep_until"] == violations.keep_until(
+        violations.local_day(row["rectified_at"], "Asia/Shanghai"), "major"
+    )
+    rectified_day = violations.local_day(row["rectified_at"], "Asia/Shanghai")
+    assert row["keep_until"].year == rectified_day.year + 5
     notice = (await unit.clients["patrol"].get(f"/api/violations/{row['id']}")).json()
     assert notice["reinspection"]["inspection_id"] == later["record"]["id"]
     assert notice["reinspection"]["by_hand"] is False
