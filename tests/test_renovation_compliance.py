@@ -256,3 +256,63 @@ def test_selection_matches():
     assert selection_matches({"checkpoints": [7]}, cp)
     assert not selection_matches({}, cp)
     assert not selection_matches({"checkpoints": [8]}, cp)
+
+
+async def test_a_unit_joining_after_the_days_window_is_due_from_the_next_day(
+    make_site, make_user, login
+):
+    """Issued at 19:00 with a 08:00–18:00 round: the day's round could never be done, so it is
+    not owed (never "missed"); issued at 07:00 the same day's round is owed."""
+    from server import plans
+    from server.tables.checkpoints import Checkpoint
+    from server.tables.plans import PlanCheckpoint
+
+    site = await make_site(checkpoints=0)
+    manager = await login(await make_user("manager", [site.id]))
+    today = _site_today()
+    response = await manager.post(
+        "/api/plans",
+        json={
+            "site": site.id,
+            "name": "装修巡查(工程)",
+            "per": "day",
+            "times": 1,
+            "windows": [["08:00", "18:00"]],
+            "selection": {"kinds": ["renovation"]},
+            "department": "engineering",
+            "starts_on": (today - timedelta(days=3)).isoformat(),
+        },
+    )
+    assert response.status_code == 201, response.text
+    plan_id = response.json()["id"]
+    zone = ZoneInfo("Asia/Shanghai")
+    now = datetime.now(UTC)
+    cps = await Checkpoint.insert(
+        *[
+            Checkpoint(
+                site=site.id,
+                code=f"A-10{i}-ZX",
+                kind="renovation",
+                type_code="",
+                name=f"1栋10{i} 装修单元",
+                building=site.building_id,
+                floor=site.floor_id,
+                updated_at=now,
+            )
+            for i in (1, 2)
+        ]
+    )
+    evening, morning = cps[0]["id"], cps[1]["id"]
+    at_19 = datetime(today.year, today.month, today.day, 19, 0, tzinfo=zone)
+    at_7 = datetime(today.year, today.month, today.day, 7, 0, tzinfo=zone)
+    assert await plans.join_checkpoint(evening, today, at_19) == [plan_id]
+    assert await plans.join_checkpoint(morning, today, at_7) == [plan_id]
+    since = {
+        row["checkpoint"]: row["since"]
+        for row in await PlanCheckpoint.select(
+            PlanCheckpoint.checkpoint, PlanCheckpoint.since
+        ).where(PlanCheckpoint.plan == plan_id)
+    }
+    assert since == {evening: today + timedelta(days=1), morning: today}
+    assert await _rounds(evening) == []
+    assert [(r["day"], r["plan"]) for r in await _rounds(morning)] == [(today, plan_id)]
