@@ -244,6 +244,9 @@ def test_offline_failed_check_becomes_a_notice_on_the_board_and_is_rectified(
         cards = page.get_by_test_id("vio-card")
         expect(cards).to_have_count(1)
         expect(cards.first.get_by_test_id("vio-grade")).to_have_attribute("data-grade", "major")
+        expect(cards.first.get_by_test_id("vio-left")).to_contain_text("剩")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.screenshot(path=str(artifacts_dir / "violations-list-phone.png"))
         cards.first.click()
         page.wait_for_url(f"**/app/violations/{violation['id']}")
         notice = page.get_by_test_id("vio-notice")
@@ -260,6 +263,7 @@ def test_offline_failed_check_becomes_a_notice_on_the_board_and_is_rectified(
         expect(notice.get_by_test_id("vio-photo")).to_have_count(1)
         expect(notice).to_contain_text("王业主")
         expect(notice).to_contain_text("安居装饰工程有限公司")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
         page.screenshot(path=str(artifacts_dir / "violation-notice-phone.png"), full_page=True)
         page.emulate_media(media="print")
         expect(page.get_by_test_id("vio-reinspect")).to_be_hidden()

@@ -310,8 +310,8 @@ export function renderList(ctx) {
         "data-testid": `vio-filter-${f}`, onclick: () => go({ status: f === "open" ? null : f }),
       }, t(`vio.filter.${f}`)))),
     permit ? h("p", { class: "vio-permit-filter" },
-      h("span", null, t("vio.permit_filter", { id: permit })), " ",
-      h("a", { href: `/app/renovations/${permit}`, class: "vio-link" }, t("vio.open_permit")), " · ",
+      h("span", null, t("vio.permit_filter", { id: permit })),
+      h("a", { href: `/app/renovations/${permit}`, class: "btn btn-small btn-secondary" }, t("vio.open_permit")),
       h("button", { type: "button", class: "btn btn-small btn-secondary", onclick: () => go({ permit: null }) },
         t("vio.clear_permit"))) : null,
     note, list);
