@@ -139,6 +139,7 @@ def step_button(page: Page, step: str, department: str | None = None):
 
 
 def assert_thumb_sized(locator) -> None:
+    expect(locator).to_be_visible()
     box = locator.bounding_box()
     assert box is not None and box["height"] >= 48 and box["width"] >= 300, box
 

@@ -887,9 +887,16 @@ export function renderDetail(ctx) {
     await draw();
   }
 
-  async function draw() {
+  let drawn = null; // what the screen shows: the permit and this permit's queue, as a key
+  async function draw({ onlyIfChanged = false } = {}) {
     if (!screen.isConnected && screen.dataset.source !== "loading") return;
     const queued = await store.listRequests(ctx.me.id, `renovation:${permitId}`).catch(() => []);
+    const key = JSON.stringify([view.source, view.permit?.updated_at, view.permit?.timeline?.length,
+      queued.map((row) => [row.id, row.status])]);
+    // Nothing of this permit changed (the catalogue, another screen's record): leave the screen
+    // alone, so nothing moves under the thumb.
+    if (onlyIfChanged && key === drawn) return;
+    drawn = key;
     screen.dataset.source = view.source;
     screen.replaceChildren(...detail(ctx, view, queued, draw));
   }
@@ -920,7 +927,7 @@ export function renderDetail(ctx) {
     }
     if (!view.permit || view.open) return; // never redraw under a half-filled form
     clearTimeout(pendingDraw);
-    pendingDraw = setTimeout(draw, 150);
+    pendingDraw = setTimeout(() => draw({ onlyIfChanged: true }), 150);
   };
   window.addEventListener("xunjian:request-synced", onSynced);
   window.addEventListener("xunjian:store-changed", onChanged);
