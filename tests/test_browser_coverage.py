@@ -19,9 +19,8 @@ from collections import defaultdict
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
-from phone import PHONE
+from phone import PHONE, login, login_client
 from playwright.sync_api import Page, expect
 
 from qr.signing import sign
@@ -31,21 +30,6 @@ pytestmark = pytest.mark.browser
 DESK = {"viewport": {"width": 1280, "height": 800}, "locale": "zh-CN"}
 SITE_TZ = ZoneInfo("Asia/Shanghai")  # the demo site's time zone
 PLAN = "王晓明 1栋每日巡视"
-
-
-def login_client(url: str, username: str, password: str) -> httpx.Client:
-    client = httpx.Client(base_url=url, timeout=60)
-    response = client.post("/api/auth/login", json={"username": username, "password": password})
-    assert response.status_code == 200, response.text
-    return client
-
-
-def login(page: Page, base_url: str, username: str, password: str) -> None:
-    page.goto(f"{base_url}/app/login")
-    page.get_by_test_id("login-username").fill(username)
-    page.get_by_test_id("login-password").fill(password)
-    page.get_by_test_id("login-submit").click()
-    expect(page.get_by_test_id("home-screen")).to_be_visible()
 
 
 def cell_state(row: dict | None) -> str:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from phone import PHONE
+from phone import PHONE, login
 from PIL import Image, ImageDraw
 from playwright.sync_api import Page, expect
 
@@ -41,14 +41,6 @@ def client(url: str, username: str, password: str) -> httpx.Client:
     response = c.post("/api/auth/login", json={"username": username, "password": password})
     assert response.status_code == 200, response.text
     return c
-
-
-def login(page: Page, base_url: str, password: str) -> None:
-    page.goto(f"{base_url}/app/login")
-    page.get_by_test_id("login-username").fill("manager")
-    page.get_by_test_id("login-password").fill(password)
-    page.get_by_test_id("login-submit").click()
-    expect(page.get_by_test_id("home-screen")).to_be_visible()
 
 
 def plan_png() -> bytes:
@@ -124,7 +116,7 @@ def test_floor_view_on_the_phone(live_server, browser, artifacts_dir):
 
     context = browser.new_context(**PHONE)
     page = context.new_page()
-    login(page, live_server.url, password)
+    login(page, live_server.url, "manager", password)
 
     # No plan: the schematic, the floor's checkpoints as dots coloured as the API says.
     page.goto(f"{live_server.url}/app/floors/{floor_id}?from={day}&to={day}")

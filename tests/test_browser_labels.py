@@ -7,19 +7,11 @@ import io
 from pathlib import Path
 
 import pytest
-from phone import PHONE
+from phone import PHONE, login
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
 pytestmark = pytest.mark.browser
-
-
-def login(page, base_url, username, password):
-    page.goto(f"{base_url}/app/login")
-    page.get_by_test_id("login-username").fill(username)
-    page.get_by_test_id("login-password").fill(password)
-    page.get_by_test_id("login-submit").click()
-    expect(page.get_by_test_id("home-screen")).to_be_visible()
 
 
 @pytest.fixture

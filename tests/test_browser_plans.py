@@ -13,29 +13,13 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
 import pytest
-from phone import PHONE
+from phone import PHONE, login, login_client
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
 
 THUMB = 44  # px: the smallest target a gloved thumb hits reliably
-
-
-def login_client(url: str, username: str, password: str) -> httpx.Client:
-    client = httpx.Client(base_url=url, timeout=60)
-    response = client.post("/api/auth/login", json={"username": username, "password": password})
-    assert response.status_code == 200, response.text
-    return client
-
-
-def login(page: Page, base_url: str, username: str, password: str) -> None:
-    page.goto(f"{base_url}/app/login")
-    page.get_by_test_id("login-username").fill(username)
-    page.get_by_test_id("login-password").fill(password)
-    page.get_by_test_id("login-submit").click()
-    expect(page.get_by_test_id("home-screen")).to_be_visible()
 
 
 def set_window(page: Page, index: int, start: str, end: str) -> None:

@@ -19,10 +19,9 @@ import uuid
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 from openpyxl import load_workbook
-from phone import PHONE
+from phone import PHONE, login, login_client
 from PIL import Image
 from playwright.sync_api import Page, expect
 
@@ -33,21 +32,6 @@ pytestmark = pytest.mark.browser
 DESK = {"viewport": {"width": 1280, "height": 800}, "locale": "zh-CN"}
 SITE_TZ = ZoneInfo("Asia/Shanghai")
 PLAN = "秩序部领班巡查(每日4次)"
-
-
-def login_client(url: str, username: str, password: str) -> httpx.Client:
-    client = httpx.Client(base_url=url, timeout=60)
-    response = client.post("/api/auth/login", json={"username": username, "password": password})
-    assert response.status_code == 200, response.text
-    return client
-
-
-def login(page: Page, base_url: str, username: str, password: str) -> None:
-    page.goto(f"{base_url}/app/login")
-    page.get_by_test_id("login-username").fill(username)
-    page.get_by_test_id("login-password").fill(password)
-    page.get_by_test_id("login-submit").click()
-    expect(page.get_by_test_id("home-screen")).to_be_visible()
 
 
 @pytest.fixture(scope="module")

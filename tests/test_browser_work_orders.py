@@ -18,9 +18,8 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
-import httpx
 import pytest
-from phone import PHONE
+from phone import PHONE, login_client
 from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, Page, expect
 
@@ -35,15 +34,6 @@ WO_RECORDS_JS = """async () => {
   return rows.map((row) => ({id: row.id, status: row.status, code: row.code, reason: row.reason,
     user_id: row.user_id, record: row.record, photos: store.photoHashes(row.record)}));
 }"""
-
-
-def login_client(url: str, username: str, password: str) -> httpx.Client:
-    client = httpx.Client(
-        base_url=url, timeout=30, limits=httpx.Limits(max_keepalive_connections=0)
-    )
-    response = client.post("/api/auth/login", json={"username": username, "password": password})
-    assert response.status_code == 200, response.text
-    return client
 
 
 @pytest.fixture(scope="module")

@@ -97,7 +97,7 @@ async def test_a_manager_creates_reads_changes_and_deletes_a_plan(desk, make_use
         ({"grace_minutes": 600, "windows": [], "times": 4}, "invalid_plan"),
         ({"ends_on": "2020-01-01", "starts_on": "2020-02-01"}, "invalid_plan"),
         ({"selection": {}}, "plan_no_checkpoints"),
-        ({"selection": {"kinds": ["renovation"]}}, "plan_no_checkpoints"),
+        ({"selection": {"kinds": ["vacant_unit"]}}, "plan_no_checkpoints"),
         ({"department": "nonsense"}, "unknown_department"),
         ({"windows": [["8:00", "12:00"]]}, "invalid_request"),
         ({"per": "year"}, "invalid_request"),
