@@ -32,6 +32,7 @@ REQUESTS_JS = """async (group) => {
   const store = await import('/static/store.js');
   const rows = await store.listRequests(null, group);
   return rows.map((row) => ({id: row.id, status: row.status, code: row.code, reason: row.reason,
+    attempts: row.attempts,
     path: row.record.path, label: row.record.label, client_id: row.record.body.client_id,
     body: row.record.body}));
 }"""
@@ -403,47 +404,82 @@ def test_desk_registers_issues_offline_once_and_the_check_screen_shows_the_glanc
     inspector.close()
 
 
-def test_queued_request_is_refused_for_good_on_4xx_and_kept_in_order_by_group(
+def test_queued_requests_wait_for_their_group_back_off_on_5xx_and_end_on_4xx(
     browser: Browser, live_server, clients
 ):
-    """queueRequest's rules on their own: a 4xx answer is final ("rejected", with the server's
-    message) and does not hold back the rest of the group; a request waits for an earlier one of
-    its group that is still unsent."""
+    """queueRequest's rules on their own: a 5xx answer backs off and holds back the later requests
+    of its group (not other groups); a 4xx answer is final ("rejected", with the server's message)
+    and does not hold back the rest of the group."""
     phone = Phone(browser, live_server.url)
     phone.login("dispatcher", live_server.demo_password)
     group = f"test:{uuid.uuid4().hex[:8]}"
+    seen: list[str] = []
+
+    def unavailable(route):
+        seen.append(route.request.url)
+        route.fulfill(status=503, body="")
+
+    first = "**/api/renovations/2147483000/start"
+    phone.page.route(first, unavailable)
+    phone.page.route(
+        "**/api/renovations/2147483001/start",
+        lambda route: (seen.append(route.request.url), route.continue_()),
+    )
     ids = phone.page.evaluate(
         """async (group) => {
           const store = await import('/static/store.js');
-          const a = await store.queueRequest({path: '/api/renovations/2147483000/start', body: {},
-            group, label: 'A'});
-          const b = await store.queueRequest({path: '/api/renovations', body: {site: 0}, group,
-            label: 'B'});
-          return [a, b];
+          const q = (path, label, g) => store.queueRequest({path, body: {}, group: g, label});
+          return [
+            await q('/api/renovations/2147483000/start', 'A', group),
+            await q('/api/renovations/2147483001/start', 'B', group),
+            await q('/api/renovations', 'C', group + '-other'),
+          ];
         }""",
         group,
     )
+    phone.page.evaluate("async () => (await import('/static/sync.js')).syncNow({force: true})")
+    # A is backing off; B (same group) waits behind it, unsent; C (another group) went on.
+    phone.wait_until(
+        """async (group) => {
+          const store = await import('/static/store.js');
+          const rows = await store.listRequests(null, group);
+          const other = await store.listRequests(null, group + '-other');
+          return rows[0].attempts >= 1 && rows[0].next_try_at > Date.now()
+            && other[0].status === 'rejected';
+        }""",
+        group,
+    )
+    rows = phone.requests(group)
+    assert [r["status"] for r in rows] == ["pending", "pending"]
+    assert rows[1]["attempts"] == 0
+    assert seen and {u.rsplit("/", 2)[-2] for u in seen} == {"2147483000"}
+    [other] = phone.requests(f"{group}-other")
+    assert other["code"] == "validation_error" or other["code"].startswith("invalid")
+    assert other["reason"]
+
+    # The server is back: A is refused for good (no such permit), then B is sent and refused too.
+    phone.page.unroute(first)
     phone.page.evaluate("async () => (await import('/static/sync.js')).syncNow({force: true})")
     phone.wait_until(
         """async (group) => {
           const store = await import('/static/store.js');
           const rows = await store.listRequests(null, group);
-          return rows.length === 2 && rows.every((row) => row.status === 'rejected');
+          return rows.every((row) => row.status === 'rejected');
         }""",
         group,
     )
     rows = phone.requests(group)
-    assert [r["id"] for r in rows] == ids
-    assert rows[0]["code"] == "not_found"
-    assert rows[1]["code"] in ("invalid_request", "validation_error", "not_found")
+    assert [r["id"] for r in rows] == ids[:2]
+    assert [r["code"] for r in rows] == ["not_found", "not_found"]
     assert all(r["reason"] for r in rows)
+    assert len([u for u in seen if "/2147483001/" in u]) == 1
     # The outbox shows them refused, with their labels and the reason.
     phone.go("/app/outbox")
     refused = phone.page.locator(
         '[data-testid="outbox-record"][data-kind="request"][data-status="rejected"]'
     )
-    expect(refused).to_have_count(2)
-    expect(refused.first.get_by_test_id("outbox-record-reason")).not_to_be_empty()
+    expect(refused).to_have_count(3)
+    expect(refused.get_by_test_id("outbox-record-reason").first).not_to_be_empty()
     phone.close()
 
 
