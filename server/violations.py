@@ -24,17 +24,14 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
-
-from asyncpg.exceptions import UniqueViolationError
 
 from server import renovation_flow as flow
 from server.auth import CurrentUser
 from server.db import write_transaction
 from server.errors import ApiError
+from server.exactly_once import INSERT_RACES, Outcome, already, checked_client_id, request_hash
 from server.findings import bounded_raised_at
 from server.inspections import photo_ref
 from server.tables.accounts import Department, User
@@ -43,7 +40,6 @@ from server.tables.renovations import RenovationPermit
 from server.tables.sites import Site
 from server.tables.violations import Violation, ViolationEvent
 from server.tables.work_orders import WorkOrder, WorkOrderPhoto
-from server.work_orders import request_hash
 
 log = logging.getLogger("xunjian.violations")
 
@@ -57,14 +53,6 @@ STATUSES = ("open", "rectified", "cancelled")
 MAX_LIST = 500
 MAX_NOTE = 2000
 MAX_PHOTOS = 10
-CLIENT_ID_LENGTH = 36
-_INSERT_RACES = (UniqueViolationError, sqlite3.IntegrityError)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    id: int
-    replayed: bool = False
 
 
 def _bad(field: str, message: str) -> ApiError:
@@ -505,31 +493,6 @@ async def open_counts(permit_ids: list[int]) -> dict[int, dict]:
 # --- by hand ------------------------------------------------------------------------------------
 
 
-def _check_client_id(client_id: str | None) -> str | None:
-    if client_id is None:
-        return None
-    if not client_id or len(client_id) > CLIENT_ID_LENGTH:
-        raise _bad("client_id", "not a UUID")
-    return client_id.lower()
-
-
-async def _already(client_id: str | None, digest: str) -> dict | None:
-    if client_id is None:
-        return None
-    row = (
-        await ViolationEvent.select(
-            ViolationEvent.id, ViolationEvent.body_hash, ViolationEvent.violation
-        )
-        .where(ViolationEvent.client_id == client_id)
-        .first()
-    )
-    if row is None:
-        return None
-    if row["body_hash"] != digest:
-        raise ApiError(409, "client_id_conflict")
-    return row
-
-
 async def _actor(user: CurrentUser) -> flow.Actor:
     code = None
     if user.department_id is not None:
@@ -568,9 +531,9 @@ async def _check_photos(photos: list[str]) -> list[str]:
 
 
 async def _write(user, violation_id, kind, fields, client_id, body) -> Outcome:
-    client_id = _check_client_id(client_id)
+    client_id = checked_client_id(client_id)
     digest = request_hash(kind, {"user": user.id, "violation": violation_id, **fields})
-    earlier = await _already(client_id, digest)
+    earlier = await already(ViolationEvent, client_id, digest, ViolationEvent.violation)
     if earlier is not None:
         if earlier["violation"] != violation_id:
             raise ApiError(409, "client_id_conflict")
@@ -578,8 +541,7 @@ async def _write(user, violation_id, kind, fields, client_id, body) -> Outcome:
     await _visible(user, violation_id)
     try:
         async with write_transaction(Violation._meta.db):
-            earlier = await _already(client_id, digest)
-            if earlier is not None:
+            if await already(ViolationEvent, client_id, digest) is not None:
                 return Outcome(violation_id, replayed=True)
             row = await Violation.select().where(Violation.id == violation_id).first()
             now = datetime.now(UTC)
@@ -587,9 +549,8 @@ async def _write(user, violation_id, kind, fields, client_id, body) -> Outcome:
             event.client_id = client_id
             event.body_hash = digest if client_id else ""
             await ViolationEvent.insert(event)
-    except _INSERT_RACES:
-        earlier = await _already(client_id, digest)
-        if earlier is not None:
+    except INSERT_RACES:
+        if await already(ViolationEvent, client_id, digest) is not None:
             return Outcome(violation_id, replayed=True)
         raise
     return Outcome(violation_id)

@@ -18,7 +18,7 @@ import uuid
 
 import httpx
 import pytest
-from phone import PHONE
+from phone import PHONE, login, login_client
 from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, Page, expect
 from pypdf import PdfReader
@@ -37,11 +37,7 @@ class Desk:
     def __init__(self, live_server):
         self.url = live_server.url
         self.secret = live_server.env["XUNJIAN_SECRET_KEY"].encode()
-        self.api = httpx.Client(base_url=self.url, timeout=30)
-        response = self.api.post(
-            "/api/auth/login", json={"username": "admin", "password": live_server.demo_password}
-        )
-        assert response.status_code == 200, response.text
+        self.api = login_client(self.url, "admin", live_server.demo_password)
         self.site = next(s for s in self.api.get("/api/me").json()["sites"] if s["code"] == "DEMO")
 
     def ok(self, response: httpx.Response) -> dict:
@@ -183,12 +179,7 @@ def test_offline_failed_check_becomes_a_notice_on_the_board_and_is_rectified(
     page.on("pageerror", lambda error: errors.append(str(error)))
     try:
         # Online once: log in; the app installs and the catalogue (with the unit) comes down.
-        page.goto(desk.url + "/app/home")
-        expect(page.get_by_test_id("login-screen")).to_be_visible()
-        page.get_by_test_id("login-username").fill(inspector["username"])
-        page.get_by_test_id("login-password").fill(inspector["password"])
-        page.get_by_test_id("login-submit").click()
-        expect(page.get_by_test_id("home-screen")).to_be_visible()
+        login(page, desk.url, inspector["username"], inspector["password"])
         expect(page.get_by_test_id("tile-violations")).to_have_attribute("href", "/app/violations")
         page.wait_for_function(
             "navigator.serviceWorker.controller !== null"

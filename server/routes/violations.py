@@ -7,23 +7,14 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import ResponseHeader
 from litestar.params import FromQuery, JSONBody, Parameter
 
 from server import violations
-from server.routes.params import ObjectId
+from server.routes.params import REPLAYED, ClientId, ObjectId, replayable
 
 Status = Literal["open", "rectified", "cancelled"]
 Text = Annotated[str, msgspec.Meta(max_length=2000)]
-ClientId = Annotated[str, msgspec.Meta(min_length=1, max_length=36)] | None
 Sha256 = Annotated[str, msgspec.Meta(pattern="^[0-9a-fA-F]{64}$")]
-REPLAYED = ResponseHeader(
-    name="X-Replayed",
-    value="1",
-    documentation_only=True,
-    required=False,
-    description="1: a repeat of a request already stored under its client_id; nothing was stored.",
-)
 
 
 class ReinspectIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -41,8 +32,7 @@ class CancelIn(msgspec.Struct, forbid_unknown_fields=True):
 
 async def _answer(request: Request, outcome: violations.Outcome) -> Response[dict[str, Any]]:
     view = await violations.get_violation(request.user, outcome.id)
-    headers = {"X-Replayed": "1"} if outcome.replayed else {}
-    return Response(view, status_code=200, headers=headers)
+    return replayable(view, outcome.replayed, 200)
 
 
 class ViolationController(Controller):
