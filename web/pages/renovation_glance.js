@@ -19,6 +19,8 @@ import { departmentName } from "./work_orders.js";
 export const DEFAULT_NOISY_HOURS = [["08:00", "12:00"], ["14:00", "18:00"]];
 export const DEPARTMENTS = ["customer_service", "engineering", "security"];
 const REFRESH_MS = 5 * 60_000;
+/** A pass running out within this many days is shown as "expiring". */
+export const SOON_DAYS = 3;
 const POSTINGS = ["施工许可证", "二装问答", "违章处罚规定"];
 
 addStrings({
@@ -39,6 +41,8 @@ addStrings({
     "glance.pass": "证号 {number}",
     "glance.pass_until": "至 {day}",
     "glance.pass_expired": "已过期",
+    "glance.pass_soon": "即将到期",
+    "glance.id_tail": "证件尾号 {tail}",
     "glance.expired_count": "{n} 人证件过期",
     "glance.hot_work": "动火",
     "glance.hot_work_today": "今日动火证有效：{from} – {to} {where}",
@@ -74,6 +78,8 @@ addStrings({
     "glance.pass": "Pass {number}",
     "glance.pass_until": "until {day}",
     "glance.pass_expired": "Expired",
+    "glance.pass_soon": "Expires soon",
+    "glance.id_tail": "ID …{tail}",
     "glance.expired_count": "{n} expired",
     "glance.hot_work": "Hot work",
     "glance.hot_work_today": "Hot-work permit valid today: {from} – {to} {where}",
@@ -205,16 +211,24 @@ export function noisyBanner(windows, timeZone) {
   return el;
 }
 
+/** "尾号 123X" from a masked ID number ("**************123X"): the stars say nothing on a phone. */
+export function idTail(masked) {
+  const tail = String(masked || "").replace(/\*/g, "");
+  return tail ? t("glance.id_tail", { tail }) : "";
+}
+
 function workerLine(worker, today) {
   const expired = worker.valid_until ? worker.valid_until < today : worker.valid === false;
-  return h("li", { class: `glance-worker${expired ? " is-expired" : ""}`, "data-testid": "glance-worker",
+  const soon = !expired && worker.valid_until && daysBetween(today, worker.valid_until) <= SOON_DAYS;
+  return h("li", { class: `glance-worker${expired ? " is-expired" : soon ? " is-soon" : ""}`, "data-testid": "glance-worker",
     "data-valid": expired ? "false" : "true" },
     h("span", { class: "glance-worker-name" }, worker.name),
-    h("span", { class: "glance-worker-id" }, worker.id_number || ""),
+    h("span", { class: "glance-worker-id" }, idTail(worker.id_number)),
     h("span", { class: "glance-worker-pass" },
       worker.pass_number ? t("glance.pass", { number: worker.pass_number }) : "",
       worker.valid_until ? ` ${t("glance.pass_until", { day: worker.valid_until })}` : ""),
-    expired ? h("strong", { class: "glance-expired" }, t("glance.pass_expired")) : null);
+    expired ? h("strong", { class: "glance-expired" }, t("glance.pass_expired"))
+      : soon ? h("strong", { class: "glance-soon" }, t("glance.pass_soon")) : null);
 }
 
 /** The card for `row` (one permit of the glance), drawn with the site's `today`. */

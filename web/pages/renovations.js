@@ -15,7 +15,7 @@ import { h } from "../dom.js";
 import { addStrings, t } from "../i18n.js";
 import * as store from "../store.js";
 import { onRequestSynced, syncNow } from "../sync.js";
-import { daysBetween, siteClock, timezoneOf } from "./renovation_glance.js";
+import { daysBetween, idTail, siteClock, SOON_DAYS, timezoneOf } from "./renovation_glance.js";
 import { departmentName } from "./work_orders.js";
 
 const MAX_CACHED = 30;
@@ -117,7 +117,6 @@ addStrings({
     "ren.link.completion": "竣工验收",
     "ren.link.settlement": "押金结算",
     "ren.next": "下一步",
-    "ren.no_action": "当前没有需要您办理的环节",
     "ren.step.submit-drawings": "提交图纸审核",
     "ren.step.approve-drawings": "图纸审核通过",
     "ren.step.reject-drawings": "退回图纸",
@@ -174,7 +173,6 @@ addStrings({
     "ren.f.optional_end": "结束日期（不填则按项目规定工期）",
     "ren.f.required": "请填写：{what}",
     "ren.f.bad_date": "结束日期不能早于开始日期",
-    "ren.f.pick_unit": "请选择房号",
     "ren.f.unit_busy": "已有装修",
     "ren.f.units_loading": "正在读取房号…",
     "ren.f.units_failed": "无法读取房号（需联网）",
@@ -282,7 +280,6 @@ addStrings({
     "ren.link.completion": "Completion acceptance",
     "ren.link.settlement": "Deposit settlement",
     "ren.next": "Next",
-    "ren.no_action": "Nothing for you to do now",
     "ren.step.submit-drawings": "Submit drawings",
     "ren.step.approve-drawings": "Approve drawings",
     "ren.step.reject-drawings": "Reject drawings",
@@ -339,7 +336,6 @@ addStrings({
     "ren.f.optional_end": "End date (empty: the site's usual period)",
     "ren.f.required": "Please fill in: {what}",
     "ren.f.bad_date": "The end cannot be before the start",
-    "ren.f.pick_unit": "Pick a unit",
     "ren.f.unit_busy": "Has a permit",
     "ren.f.units_loading": "Loading units…",
     "ren.f.units_failed": "Could not load the units (needs the network)",
@@ -1006,10 +1002,7 @@ function actionsPanel(ctx, view, permit, status, waiting, redraw) {
   const steps = nextSteps(ctx.me, permit, status);
   const queuedSteps = new Set(waiting.map((row) => row.record.path.split("/").slice(4).join("/") + (row.record.body?.department || "")));
   const shown = steps.filter((s) => !queuedSteps.has(s.step + (s.department || "")));
-  if (!shown.length) {
-    return { panel: h("div", { class: "card wo-section ren-actions", "data-testid": "ren-actions" },
-      h("p", { class: "muted", "data-testid": "ren-no-action" }, t("ren.no_action"))), bar: null };
-  }
+  if (!shown.length) return { panel: null, bar: null };
   const main = shown.filter((s) => s.primary && !s.blocked && !s.form).slice(0, 2);
   const rest = shown.filter((s) => !main.includes(s));
   const bar = main.length ? h("div", { class: "wo-bottom ren-bottom", "data-testid": "ren-bottom" }) : null;
@@ -1124,10 +1117,12 @@ function sections(ctx, view, permit, status, waiting, redraw) {
     h("h2", { class: "wo-section-title" }, t("ren.workers", { n: workers.length })),
     workers.length ? h("ul", { class: "ren-rows" }, workers.map((w) => {
       const expired = w.valid_until && w.valid_until < today;
-      return h("li", { class: expired ? "is-expired" : "", "data-testid": "ren-worker" },
-        h("strong", null, w.name), " ", h("span", { class: "ren-mono" }, w.id_number),
+      const soon = !expired && w.valid_until && daysBetween(today, w.valid_until) <= SOON_DAYS;
+      return h("li", { class: expired ? "is-expired" : soon ? "is-soon" : "", "data-testid": "ren-worker" },
+        h("strong", null, w.name), " ", h("span", { class: "ren-mono" }, idTail(w.id_number)),
         h("br"), h("span", { class: "muted" }, t("ren.worker_pass", { number: w.pass_number || "—", day: w.valid_until || "—" })),
-        expired ? h("strong", { class: "glance-expired" }, ` ${t("ren.worker_expired")}`) : null);
+        expired ? h("strong", { class: "glance-expired" }, ` ${t("ren.worker_expired")}`)
+          : soon ? h("strong", { class: "glance-soon" }, ` ${t("glance.pass_soon")}`) : null);
     })) : h("p", { class: "muted" }, t("ren.none")),
     workerForm));
 
