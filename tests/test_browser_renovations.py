@@ -412,6 +412,27 @@ def test_queued_requests_wait_for_their_group_back_off_on_5xx_and_end_on_4xx(
     and does not hold back the rest of the group."""
     phone = Phone(browser, live_server.url)
     phone.login("dispatcher", live_server.demo_password)
+    # The glance's clock rules: windows are [from, to), the day and time are the site's.
+    rules = phone.page.evaluate(
+        """async () => {
+          const g = await import('/static/pages/renovation_glance.js');
+          const w = [['08:00', '12:00'], ['14:00', '18:00']];
+          const at = Date.parse('2026-11-23T16:30:00Z');  // 00:30 on the 24th in Shanghai
+          return {
+            allowed: ['07:59', '08:00', '11:59', '12:00', '13:30', '14:00', '17:59', '18:00']
+              .map((time) => g.noisyAllowed(w, time)),
+            shanghai: g.siteClock('Asia/Shanghai', new Date(at)),
+            utc: g.siteClock('UTC', new Date(at)),
+            left: [g.daysBetween('2026-11-24', '2027-02-24'), g.daysBetween('2026-11-24', '2026-11-23')],
+          };
+        }"""
+    )
+    assert rules == {
+        "allowed": [False, True, True, False, False, True, True, False],
+        "shanghai": {"today": "2026-11-24", "time": "00:30"},
+        "utc": {"today": "2026-11-23", "time": "16:30"},
+        "left": [92, -1],
+    }
     group = f"test:{uuid.uuid4().hex[:8]}"
     seen: list[str] = []
 
@@ -549,3 +570,67 @@ def test_a_registration_taken_offline_is_shown_waiting_and_stored_once_when_back
     assert unit["permit_id"] == made[0]["id"] and unit["permit_status"] == "applied"
     assert desk_api.get("/api/floors/2147483000/units").status_code == 404
     desk.close()
+
+
+def test_engineering_reviews_and_the_manager_approves_an_extension_on_their_phones(
+    browser: Browser, live_server, clients
+):
+    desk_api = clients["dispatcher"]
+    me = desk_api.get("/api/me").json()
+    site = next(s for s in me["sites"] if s["code"] == "DEMO")
+    picked = free_unit(desk_api, site["id"], set())
+
+    def post(client, path, body=None):
+        response = client.post(path, json={**(body or {}), "client_id": str(uuid.uuid4())})
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+    permit = post(
+        desk_api,
+        "/api/renovations",
+        {
+            "site": site["id"],
+            "unit": picked["unit"]["id"],
+            "owner_name": "周杰",
+            "starts_on": "2026-11-20",
+        },
+    )
+    pid = permit["id"]
+    post(desk_api, f"/api/renovations/{pid}/submit-drawings")
+    post(clients["engineering"], f"/api/renovations/{pid}/approve-drawings")
+    for client, dept in (
+        (desk_api, "customer_service"),
+        (clients["engineering"], "engineering"),
+        (clients["inspector"], "security"),
+    ):
+        post(client, f"/api/renovations/{pid}/sign", {"department": dept})
+    post(desk_api, f"/api/renovations/{pid}/issue")
+    post(
+        desk_api,
+        f"/api/renovations/{pid}/extensions",
+        {"requested_until": "2027-03-31", "reason": "材料延期到货"},
+    )
+
+    engineer = Phone(browser, live_server.url)
+    engineer.login("engineering", live_server.demo_password)
+    engineer.go(f"/app/renovations/{pid}")
+    extension = engineer.page.get_by_test_id("ren-extension")
+    expect(extension).to_have_attribute("data-status", "requested")
+    engineer.page.get_by_test_id("ren-ext-review").click()
+    expect(extension).to_have_attribute("data-status", "reviewed", timeout=20_000)
+    # Approving is the manager's: nothing more for engineering on it.
+    expect(engineer.page.get_by_test_id("ren-ext-approve")).to_have_count(0)
+    engineer.close()
+
+    manager = Phone(browser, live_server.url)
+    manager.login("manager", live_server.demo_password)
+    manager.go(f"/app/renovations/{pid}")
+    extension = manager.page.get_by_test_id("ren-extension")
+    expect(extension).to_have_attribute("data-status", "reviewed")
+    manager.page.get_by_test_id("ren-ext-approve").click()
+    expect(extension).to_have_attribute("data-status", "approved", timeout=20_000)
+    expect(manager.page.get_by_test_id("ren-head-period")).to_contain_text("2027-03-31")
+    after = desk_api.get(f"/api/renovations/{pid}").json()
+    assert after["ends_on"] == "2027-03-31"
+    assert [x["status"] for x in after["extensions"]] == ["approved"]
+    manager.close()
