@@ -553,6 +553,15 @@ async def _write(user, violation_id, kind, fields, client_id, body) -> Outcome:
         if await already(ViolationEvent, client_id, digest) is not None:
             return Outcome(violation_id, replayed=True)
         raise
+    except ApiError as error:
+        # The same request sent twice at once (the outbox retrying one still in flight): on
+        # PostgreSQL the second waits on the row, then finds it no longer open. It is a replay.
+        if (
+            error.code == "violation_not_open"
+            and await already(ViolationEvent, client_id, digest) is not None
+        ):
+            return Outcome(violation_id, replayed=True)
+        raise
     return Outcome(violation_id)
 
 

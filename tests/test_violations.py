@@ -428,6 +428,21 @@ async def test_reinspection_by_hand_exactly_once(renovating):
     assert seen.status_code != 404
 
 
+async def test_the_same_reinspection_twice_at_once_is_stored_once(renovating):
+    unit = await renovating()
+    await unit.check("engineer", ENGINEERING, {"per_drawings": "未按图施工"})
+    (row,) = await _violations(unit.checkpoint_id)
+    body = {"passed": True, "note": "已恢复", "client_id": str(uuid.uuid4())}
+    url = f"/api/violations/{row['id']}/reinspect"
+    responses = await asyncio.gather(
+        unit.clients["engineer"].post(url, json=body),
+        unit.clients["engineer"].post(url, json=body),
+    )
+    assert [r.status_code for r in responses] == [200, 200], [r.text for r in responses]
+    assert sorted(r.headers.get("X-Replayed", "") for r in responses) == ["", "1"]
+    assert await ViolationEvent.count().where(ViolationEvent.violation == row["id"]) == 2
+
+
 async def test_cancel_is_a_managers_with_a_reason(renovating):
     unit = await renovating()
     await unit.check("guard", "renovation.security", {"passes": "一名工人无出入证"})
