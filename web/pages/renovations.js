@@ -936,6 +936,12 @@ function label(permit, text) {
   return `${t("ren.outbox")} ${unitText(permit.unit)} · ${text}`;
 }
 
+/** A queued label without this permit's own "装修 1栋 2801 · " prefix (other screens' labels as they are). */
+function shortLabel(permit, text) {
+  const prefix = label(permit, "");
+  return text && text.startsWith(prefix) && text.length > prefix.length ? text.slice(prefix.length) : text || "";
+}
+
 function stepLabel(s) {
   return s.step === "sign" ? t("ren.step.sign", { dept: departmentName(s.department) }) : t(`ren.step.${s.step}`);
 }
@@ -979,11 +985,11 @@ function detail(ctx, view, queued, redraw) {
     out.push(h("div", { class: "card ren-queued", "data-testid": "ren-queued" },
       h("p", { class: "wo-section-title" }, t("ren.queued", { n: waiting.length })),
       h("ul", null, waiting.map((row) => h("li", { class: "wo-pending", "data-testid": "ren-queued-item",
-        "data-status": row.status }, row.record.label.split(" · ").slice(1).join(" · ") || row.record.label)))));
+        "data-status": row.status }, shortLabel(permit, row.record.label))))));
   }
   for (const row of rejected) {
     out.push(h("p", { class: "form-error", role: "alert", "data-testid": "ren-rejected" },
-      t("ren.rejected", { label: row.record.label.split(" · ").slice(1).join(" · "), reason: row.reason || row.code }),
+      t("ren.rejected", { label: shortLabel(permit, row.record.label), reason: row.reason || row.code }),
       " ", h("a", { href: "/app/outbox" }, t("outbox.title"))));
   }
 
