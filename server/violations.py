@@ -158,7 +158,7 @@ async def from_checks(
                             {Violation.work_order: order, Violation.updated_at: received_at}
                         ).where(Violation.id == current["id"])
                         current["work_order"] = order
-                    events.append(_event(current["id"], "seen", a, user, received_at, item.note))
+                    events.append(_event(current["id"], "seen", a, user, at, item.note))
                     found.setdefault(a.index, []).append(current["id"])
                     continue
                 spec = a.template["items"][item.item]
@@ -194,7 +194,7 @@ async def from_checks(
                     "work_order": orders.get(key),
                     "grade": grade,
                 }
-                events.append(_event(violation_id, "found", a, user, received_at, item.note))
+                events.append(_event(violation_id, "found", a, user, at, item.note))
                 found.setdefault(a.index, []).append(violation_id)
             elif item.result == "pass" and current is not None and at > current["found_at"]:
                 await Violation.update(
@@ -207,7 +207,7 @@ async def from_checks(
                         Violation.updated_at: received_at,
                     }
                 ).where((Violation.id == current["id"]) & (Violation.status == "open"))
-                events.append(_event(current["id"], "rectified", a, user, received_at, item.note))
+                events.append(_event(current["id"], "rectified", a, user, at, item.note))
                 del open_now[key]
     if events:
         await ViolationEvent.insert(*events)
