@@ -909,7 +909,7 @@ export function renderDetail(ctx) {
     if (isPermit(response) && response.id === permitId) {
       view.permit = response;
       view.source = "server";
-      draw();
+      if (!view.open) draw(); // a half-filled form stays; the permit shows when it is closed
     } else if (!view.open) {
       load(); // an acceptance sign-off or a deduction may have moved the permit on
     }
