@@ -31,11 +31,15 @@ from server.routes.labels import LabelController
 from server.routes.patrol_records import PatrolRecordController
 from server.routes.photos import PhotoController
 from server.routes.plans import PlanController
+from server.routes.renovation_acceptance import RenovationAcceptanceController
+from server.routes.renovation_board import RenovationBoardController
 from server.routes.renovations import RenovationController
 from server.routes.scan import ScanController
+from server.routes.site_rules import SiteRulesController
 from server.routes.sites import SiteController
 from server.routes.sync import SyncController
 from server.routes.users import UserController
+from server.routes.violations import ViolationController
 from server.routes.web import WEB_HANDLERS, static_routers
 from server.routes.work_order_stats import WorkOrderStatsController
 from server.routes.work_orders import WorkOrderController
@@ -74,7 +78,11 @@ def create_app(settings: Settings) -> Litestar:
             CatalogueController,
             InspectionController,
             WorkOrderController,
+            RenovationBoardController,
             RenovationController,
+            RenovationAcceptanceController,
+            ViolationController,
+            SiteRulesController,
             PlanController,
             PatrolRecordController,
             ComplianceController,

@@ -21,6 +21,11 @@ When results are (re)computed
   with all stored checks — so offline checks that arrive days later correct the past. It never
   raises: on any failure the checks go to ``compliance_backlog`` (or, if even that fails, are
   logged) and are recomputed later by :func:`drain_backlog` (periodic task, and before reports).
+* **A checkpoint joining or leaving plans** (a renovation permit issued or closed:
+  ``plans.join_checkpoint`` / ``leave_checkpoint``): its rounds are stored from the day it joined
+  (:func:`store_checkpoint_rounds`) or deleted after the day it left
+  (:func:`drop_checkpoint_rounds`). Every evaluation keeps to each checkpoint's days
+  (``plan_checkpoint.since`` / ``until``): no round is expected outside them.
 * **Time passing**: a ``pending`` round whose window plus grace has closed becomes ``missed``
   (one UPDATE; done after the backlog is drained, so a check already stored is never overlooked).
 
@@ -38,7 +43,7 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -135,6 +140,17 @@ class StoredPlan:
     materialised_through: date | None
     #: checkpoint id → (site, building, floor)
     locations: dict[int, tuple[int, int | None, int | None]]
+    #: checkpoint id → (since, until): the days it is in the plan (None: the plan's own days;
+    #: only checkpoints with a day of their own are listed)
+    spans: dict[int, tuple[date | None, date | None]] = field(default_factory=dict)
+
+    def expects(self, checkpoint_id: int, day: date) -> bool:
+        """Whether a round of this checkpoint is expected on ``day`` (its join/leave days)."""
+        span = self.spans.get(checkpoint_id)
+        if span is None:
+            return True
+        since, until = span
+        return (since is None or since <= day) and (until is None or day <= until)
 
 
 PLAN_COLUMNS = (
@@ -226,15 +242,22 @@ async def load_plans(
         return []
     wanted = set(only_checkpoints) if only_checkpoints is not None else None
     locations: dict[int, dict[int, tuple]] = {row["id"]: {} for row in rows}
+    spans: dict[int, dict[int, tuple]] = {row["id"]: {} for row in rows}
     for chunk in _chunks([row["id"] for row in rows], 500):
         sql = (
             'SELECT pc."plan" AS "plan", c.id AS id, c.site AS site, c.building AS building, '
-            "c.floor AS floor FROM plan_checkpoint pc JOIN checkpoint c ON c.id = pc.checkpoint "
+            'c.floor AS floor, pc.since AS since, pc."until" AS "until" '
+            "FROM plan_checkpoint pc JOIN checkpoint c ON c.id = pc.checkpoint "
             f'WHERE pc."plan" IN ({_marks(len(chunk))})'
         )
         for r in await PatrolPlan.raw(sql, *chunk):
             if wanted is None or r["id"] in wanted:
                 locations[r["plan"]][r["id"]] = (r["site"], r["building"], r["floor"])
+                if r["since"] is not None or r["until"] is not None:
+                    spans[r["plan"]][r["id"]] = (
+                        _date(r["since"]) if r["since"] is not None else None,
+                        _date(r["until"]) if r["until"] is not None else None,
+                    )
     people = await plan_people(rows)
     out = []
     for row in rows:
@@ -248,6 +271,7 @@ async def load_plans(
                     _date(row["materialised_through"]) if row["materialised_through"] else None
                 ),
                 locations=locations[row["id"]],
+                spans=spans[row["id"]],
             )
         )
     return out
@@ -369,7 +393,9 @@ async def _evaluate_into(
     keep=None,
 ) -> list[tuple]:
     """Evaluate one plan at some of its checkpoints over [day_from, day_to] and upsert the
-    results (only those ``keep(result)`` accepts, when given). Returns the keys written."""
+    results (only those ``keep(result)`` accepts, when given, and only on the days each
+    checkpoint is in the plan: no round is expected before it joined or after it left).
+    Returns the keys written."""
     written: list[tuple] = []
     for chunk in _chunks(sorted(checkpoint_ids), CHUNK):
         plan = replace(stored.plan, checkpoint_ids=frozenset(chunk))
@@ -378,7 +404,12 @@ async def _evaluate_into(
             continue
         scans = await fetch_scans(chunk, *window)
         results = compliance.evaluate([plan], scans, now, day_from, day_to)
-        rows = [_row(stored, r) for r in results if keep is None or keep(r)]
+        rows = [
+            _row(stored, r)
+            for r in results
+            if (keep is None or keep(r))
+            and stored.expects(r.occurrence.checkpoint_id, r.occurrence.day)
+        ]
         await _executemany(tx, engine, _UPSERT, rows)
         written.extend((*row[:2], row[5], row[6]) for row in rows)
     return written
@@ -491,6 +522,54 @@ async def rebuild_plan(plan_id: int, now: datetime | None = None) -> int:
             {PatrolPlan.materialised_through: target if p.starts_on <= target else None}
         ).where(PatrolPlan.id == plan_id)
         return len(keys)
+
+
+async def store_checkpoint_rounds(
+    plan_ids: Iterable[int], checkpoint_id: int, day_from: date, now: datetime | None = None
+) -> int:
+    """After a checkpoint joined plans on ``day_from`` (``plans.join_checkpoint``): its rounds of
+    those plans stored from that day to each plan's stored day, the plans brought up to today.
+    Runs in the caller's transaction when there is one. Returns the rounds written."""
+    now = now or datetime.now(UTC)
+    plan_ids = sorted(set(plan_ids))
+    if not plan_ids:
+        return 0
+    engine = _engine()
+    written = 0
+    async with write_transaction(engine) as tx:
+        await _lock(tx, engine, plan_ids)
+        for stored in await load_plans(plan_ids=plan_ids, only_checkpoints=[checkpoint_id]):
+            through = stored.materialised_through
+            start = max(day_from, stored.plan.starts_on)
+            if through is None or start > through:
+                continue  # materialise stores them with the plan's other rounds
+            written += len(
+                await _evaluate_into(tx, engine, stored, [checkpoint_id], start, through, now)
+            )
+        written += await materialise(plan_ids=plan_ids, now=now)
+    return written
+
+
+async def drop_checkpoint_rounds(plan_ids: Iterable[int], checkpoint_id: int, until: date) -> int:
+    """After a checkpoint left plans (``plans.leave_checkpoint``): its rounds after ``until``
+    deleted (with their acknowledgements). Runs in the caller's transaction when there is one.
+    Returns how many rounds were deleted."""
+    plan_ids = sorted(set(plan_ids))
+    if not plan_ids:
+        return 0
+    engine = _engine()
+    async with write_transaction(engine) as tx:
+        await _lock(tx, engine, plan_ids)
+        where = f'"plan" IN ({_marks(len(plan_ids))}) AND checkpoint = {{}} AND day > {{}}'
+        rows = await PatrolPlan.raw(
+            f"SELECT id FROM plan_occurrence WHERE {where}", *plan_ids, checkpoint_id, until
+        )
+        ids = [(row["id"],) for row in rows]
+        await _executemany(
+            tx, engine, "DELETE FROM missed_acknowledgement WHERE occurrence = ?", ids
+        )
+        await _executemany(tx, engine, "DELETE FROM plan_occurrence WHERE id = ?", ids)
+    return len(ids)
 
 
 async def recompute_for_inspections(inspection_ids: list, now: datetime | None = None) -> int:

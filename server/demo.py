@@ -141,6 +141,7 @@ async def load_demo(settings: Settings) -> DemoSummary:
         else:
             site_id = site["id"]
         await _ensure_users(settings, site_id)
+    await _ensure_permits(site_id, settings)
     await _ensure_plans(site_id, settings)
     return await _summarise(site_id, created)
 
@@ -628,6 +629,187 @@ async def _ensure_plans(site_id: int, settings: Settings) -> None:
         )
         row, checkpoint_ids = await plans.validated(data)
         await plans.insert_plan(row, checkpoint_ids, created_by=admin["id"] if admin else None)
+
+
+# --- renovation permits -------------------------------------------------------------------------
+
+# The permits of the three renovating units and one application, (state, owner, owner's phone,
+# contractor company, licence, qualification, person, phone, days since work started). Every
+# name, number and company is made up.
+DEMO_PERMITS: tuple[tuple[str, str, str, str, str, str, str, str, int], ...] = (
+    (
+        "in_progress",
+        "孙丽华",
+        "13801234567",
+        "安居装饰工程有限公司",
+        "91440300MA5DEMO01X",
+        "建筑装修装饰工程专业承包二级",
+        "黄师傅",
+        "13912345678",
+        20,
+    ),
+    (
+        "permit_issued",
+        "何建平",
+        "13702345678",
+        "匠心家装有限公司",
+        "91440300MA5DEMO02Y",
+        "建筑装修装饰工程专业承包二级",
+        "吴工",
+        "13623456789",
+        -1,
+    ),
+    (
+        "hidden_works_accepted",
+        "郑美玲",
+        "13503456789",
+        "美家居室内装饰有限公司",
+        "91440300MA5DEMO03Z",
+        "建筑装修装饰工程专业承包一级",
+        "钱经理",
+        "13334567890",
+        45,
+    ),
+    (
+        "drawings_review",
+        "冯志远",
+        "13204567890",
+        "安居装饰工程有限公司",
+        "91440300MA5DEMO01X",
+        "建筑装修装饰工程专业承包二级",
+        "黄师傅",
+        "13912345678",
+        -7,
+    ),
+)
+# Workers' passes of the permit in progress: (name, ID number, pass number, days valid from today,
+# None = to the permit's end). The second pass runs out tomorrow.
+DEMO_WORKERS = (
+    ("黄大勇", "44030419800101123X", "ZX-0001", None),
+    ("林小强", "440304199205206518", "ZX-0002", 1),
+)
+#: Deposits in fen: the owner's 2 000 元, the contractor's 5 000 元.
+DEMO_OWNER_DEPOSIT, DEMO_CONTRACTOR_DEPOSIT = 200_000, 500_000
+
+
+async def _ensure_permits(site_id: int, settings: Settings) -> None:
+    """Renovation permits for the three renovating units, taken through the permit's real steps
+    by the demo's desk, engineer and guard (so every state, timeline and checkpoint is what the
+    app itself would make): one in progress with two workers (one pass running out tomorrow) and
+    a hot-work permit valid today, one issued, one past its joint hidden-works acceptance; and
+    one application under drawings review on a vacant unit. Made once: skipped when the site has
+    any permit."""
+    from server import renovation_acceptance as acceptance
+    from server import renovations
+    from server.auth import CurrentUser
+    from server.tables.renovations import RenovationPermit
+
+    if await RenovationPermit.exists().where(RenovationPermit.site == site_id):
+        return
+    today = datetime.now(UTC).astimezone(ZoneInfo(settings.timezone)).date()
+    people = {
+        row["username"]: CurrentUser(
+            id=row["id"],
+            username=row["username"],
+            display_name=row["display_name"],
+            role=row["role"],
+            department_id=row["department"],
+            site_ids=frozenset({site_id}),
+            session_id=0,
+        )
+        for row in await User.select(
+            User.id, User.username, User.display_name, User.role, User.department
+        ).where(User.username.is_in(["dispatcher", "engineering", "inspector"]))
+    }
+    desk, engineer, guard = people["dispatcher"], people["engineering"], people["inspector"]
+    in_site = Unit.floor.building.site == site_id
+    renovating = await (
+        Unit.select(Unit.id, Unit.area_m2)
+        .where(in_site & (Unit.status == "renovating"))
+        .order_by(Unit.id)
+    )
+    vacant = await (
+        Unit.select(Unit.id, Unit.area_m2)
+        .where(in_site & (Unit.status == "vacant"))
+        .order_by(Unit.id)
+        .first()
+    )
+    units = [*renovating[:3], vacant]
+    # One transaction for all of them (each step's own transaction joins it): a demo either has
+    # its permits or none, and the load stays quick (one commit, not one per step).
+    async with write_transaction(RenovationPermit._meta.db):
+        for unit, permit in zip(units, DEMO_PERMITS, strict=False):
+            if unit is None:
+                continue
+            state, owner, owner_phone, company, licence, qualification, person, phone, days = permit
+            made = await renovations.create_permit(
+                desk,
+                site=site_id,
+                unit=unit["id"],
+                owner_name=owner,
+                owner_phone=owner_phone,
+                contractor_company=company,
+                contractor_licence=licence,
+                contractor_qualification=qualification,
+                contractor_person=person,
+                contractor_phone=phone,
+                area_m2=unit["area_m2"] or 0.0,
+                starts_on=today - timedelta(days=days),
+                owner_deposit=DEMO_OWNER_DEPOSIT,
+                contractor_deposit=DEMO_CONTRACTOR_DEPOSIT,
+            )
+            permit_id = made.id
+            await renovations.step(desk, permit_id, "submit-drawings")
+            if state == "drawings_review":
+                continue
+            await renovations.step(engineer, permit_id, "approve-drawings")
+            for signer, department in (
+                (desk, "customer_service"),
+                (engineer, "engineering"),
+                (guard, "security"),
+            ):
+                await renovations.step(signer, permit_id, "sign", department=department)
+            await renovations.step(desk, permit_id, "issue")
+            if state == "permit_issued":
+                continue
+            await renovations.step(desk, permit_id, "start")
+            if state == "in_progress":
+                for name, id_number, pass_number, valid_days in DEMO_WORKERS:
+                    await renovations.add_worker(
+                        desk,
+                        permit_id,
+                        name=name,
+                        id_number=id_number,
+                        pass_number=pass_number,
+                        valid_until=(
+                            None if valid_days is None else today + timedelta(days=valid_days)
+                        ),
+                    )
+                await renovations.add_hot_work(
+                    guard,
+                    permit_id,
+                    starts_on=today,
+                    ends_on=today + timedelta(days=1),
+                    location="厨房燃气管道改线焊接",
+                )
+                continue
+            # Hidden works: the joint acceptance of 客服, 工程 and 保安 passes in its first round.
+            round_id, _replayed = await acceptance.open_round(
+                engineer, permit_id, acceptance.HIDDEN_WORKS
+            )
+            for signer, party in (
+                (desk, "customer_service"),
+                (engineer, "engineering"),
+                (guard, "security"),
+            ):
+                await acceptance.sign_off(
+                    signer,
+                    permit_id,
+                    round_id,
+                    party=party,
+                    passed=True,
+                    note="水电隐蔽工程验收合格",
+                )
 
 
 # --- summary -----------------------------------------------------------------------------------

@@ -139,6 +139,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "already_acknowledged": ("该漏检已确认过", "This missed round is already acknowledged"),
     "comment_required": ("请填写说明", "Please add a comment"),
+    # Violations (POST /api/violations/...)
+    "violation_not_open": (
+        "该违章已整改或已撤销，请刷新后再试",
+        "This violation is already rectified or cancelled; refresh and try again",
+    ),
     # Renovations (POST /api/renovations/...)
     "renovation_illegal_step": (
         "装修许可当前状态不能执行此操作，请刷新后再试",
@@ -177,6 +182,36 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "outside_permit_period": (
         "动火日期超出装修许可期限",
         "The hot-work dates are outside the permit's period",
+    ),
+    # Renovation acceptance, deductions, settlement (server/renovation_acceptance.py)
+    "acceptance_not_passed": (
+        "联合验收尚未全部通过，不能执行此步骤",
+        "The joint acceptance has not passed yet; this step is not possible",
+    ),
+    "settlement_not_approved": (
+        "押金结算单尚未经经理审批",
+        "The deposit settlement statement is not approved by the manager yet",
+    ),
+    "acceptance_open": (
+        "该验收已有进行中的一轮，请先完成",
+        "A round of this acceptance is already open; finish it first",
+    ),
+    "acceptance_closed": (
+        "本轮验收已结束，请刷新后再试",
+        "This acceptance round is closed; refresh and try again",
+    ),
+    "already_signed_off": ("该方已在本轮验收中签署", "This party has already signed off this round"),
+    "signature_required": (
+        "业主或施工方须在手机上签字并填写姓名",
+        "The owner or contractor must sign on the phone and give their name",
+    ),
+    "items_required": (
+        "不通过时请填写需要整改的项目",
+        "List what is to be rectified when the sign-off fails",
+    ),
+    "settlement_approved": (
+        "押金结算单已审批，不能再修改扣款",
+        "The settlement is approved; deductions can no longer change",
     ),
     "database_unavailable": ("数据库不可用", "The database is not available"),
     "internal_error": ("服务器内部错误，请稍后再试", "Internal server error, please try again"),

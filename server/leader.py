@@ -147,9 +147,9 @@ async def purge_expired(login_window_seconds: int, now: datetime | None = None) 
 @contextlib.asynccontextmanager
 async def background_jobs(settings) -> AsyncIterator[None]:
     """The app's periodic jobs, each led by one worker: escalation of deferred work orders,
-    compliance upkeep (rounds stored, passed ones closed, failed recomputes retried), and the
-    retention purge. Cancelled and awaited on the way out."""
-    from server import compliance_store, escalation
+    compliance upkeep (rounds stored, passed ones closed, failed recomputes retried), the
+    retention purge and the violations' retention purge. Cancelled and awaited on the way out."""
+    from server import compliance_store, escalation, violations
 
     interval = settings.escalation_interval_seconds
     tasks = [
@@ -160,6 +160,13 @@ async def background_jobs(settings) -> AsyncIterator[None]:
                 "retention-purge",
                 max(interval, PURGE_INTERVAL_SECONDS),
                 lambda: purge_expired(settings.login_window_seconds),
+            )
+        ),
+        asyncio.create_task(
+            run_periodically(
+                "violation-purge",
+                max(interval, PURGE_INTERVAL_SECONDS),
+                violations.purge_expired,
             )
         ),
     ]

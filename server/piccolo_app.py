@@ -19,6 +19,7 @@ APP_CONFIG = AppConfig(
             "server.tables.plans",
             "server.tables.calendars",
             "server.tables.renovations",
+            "server.tables.violations",
         ],
         exclude_imported=True,
     )

@@ -8,6 +8,16 @@ the ``buildings`` or ``floors`` (when any is given) and are of one of the ``kind
 (when given). It is resolved into ``plan_checkpoint`` when the plan is saved; a checkpoint added to
 the site later joins a plan when the plan is saved again.
 
+Join and leave days: a checkpoint may be in a plan only from one day (``since``) to another
+(``until``) — a renovation unit is patrolled from its permit's issue to its close.
+:func:`join_checkpoint` adds it to every plan of its site whose selection matches it, from that day
+(its rounds stored at once); :func:`leave_checkpoint` ends it (its later rounds deleted). No round
+is expected outside those days (``compliance_store``). Saving a plan keeps each checkpoint's days,
+and keeps a checkpoint that left the plan (so its rounds stay in the reports after its unit's
+checkpoint is deactivated). A plan over renovation units (``kinds`` holds ``renovation``) may be
+saved while no unit is renovating: permits join it when issued. A unit renovated twice keeps one
+pair of days (the latest permit's); the earlier permit's rounds stay until the plan is saved again.
+
 People: the named ``assignees`` plus the site's members with the plan's ``role`` and/or in its
 ``department`` (both: members with that role in that department). A plan that names nobody may
 be done by anyone on the site.
@@ -22,12 +32,12 @@ reads the plans they are among the people of.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
 import msgspec
 
-from server import compliance_store
+from server import compliance, compliance_store
 from server.auth import CurrentUser
 from server.db import write_transaction
 from server.errors import ApiError
@@ -214,7 +224,7 @@ async def _resolve(site_id: int, selection: SelectionIn) -> list[int]:
         if selection.types:
             where &= Checkpoint.type_code.is_in(list(selection.types))
         ids.update(row["id"] for row in await Checkpoint.select(Checkpoint.id).where(where))
-    if not ids:
+    if not ids and "renovation" not in selection.kinds:
         raise ApiError(400, "plan_no_checkpoints")
     return sorted(ids)
 
@@ -275,12 +285,29 @@ async def validated(data: PlanIn, plan_id: int | None = None) -> tuple[dict, lis
 
 
 async def _write_links(plan_id: int, checkpoint_ids: list[int], assignees: list[int]) -> None:
+    # Join and leave days survive the save; so does a checkpoint that left (its rounds are history).
+    spans = {
+        row["checkpoint"]: (row["since"], row["until"])
+        for row in await PlanCheckpoint.select(
+            PlanCheckpoint.checkpoint, PlanCheckpoint.since, PlanCheckpoint.until
+        ).where(
+            (PlanCheckpoint.plan == plan_id)
+            & (PlanCheckpoint.since.is_not_null() | PlanCheckpoint.until.is_not_null())
+        )
+    }
+    kept = set(checkpoint_ids)
+    checkpoint_ids = sorted(kept | {c for c, (_, until) in spans.items() if until is not None})
     await PlanCheckpoint.delete().where(PlanCheckpoint.plan == plan_id)
     await PlanAssignee.delete().where(PlanAssignee.plan == plan_id)
     for start in range(0, len(checkpoint_ids), 500):
         await PlanCheckpoint.insert(
             *[
-                PlanCheckpoint(plan=plan_id, checkpoint=c)
+                PlanCheckpoint(
+                    plan=plan_id,
+                    checkpoint=c,
+                    since=spans.get(c, (None, None))[0],
+                    until=spans.get(c, (None, None))[1],
+                )
                 for c in checkpoint_ids[start : start + 500]
             ]
         )
@@ -362,3 +389,113 @@ async def delete_plan(user: CurrentUser, plan_id: int) -> None:
     """Deletes the plan with its stored rounds and their acknowledgements."""
     await _managed_plan(user, plan_id)
     await PatrolPlan.delete().where(PatrolPlan.id == plan_id)
+
+
+# --- checkpoints joining and leaving plans -----------------------------------------------------
+
+
+def selection_matches(selection: dict, checkpoint: dict) -> bool:
+    """Whether a plan's stored selection (see the module docstring) takes this checkpoint (a row
+    with id, building, floor, kind, type_code). Explicit ids take it whatever it is."""
+    if checkpoint["id"] in (selection.get("checkpoints") or []):
+        return True
+    buildings = selection.get("buildings") or []
+    floors = selection.get("floors") or []
+    kinds = selection.get("kinds") or []
+    types = selection.get("types") or []
+    if not (buildings or floors or kinds or types):
+        return False
+    outside = checkpoint["building"] not in buildings and checkpoint["floor"] not in floors
+    if (buildings or floors) and outside:
+        return False
+    if kinds and checkpoint["kind"] not in kinds:
+        return False
+    return not types or checkpoint["type_code"] in types
+
+
+async def join_checkpoint(checkpoint_id: int, day: date, now: datetime | None = None) -> list[int]:
+    """The checkpoint joins, from ``day`` (local), every plan of its site whose selection takes it
+    and that has not ended before ``day``; its rounds from that day are stored at once (so it is
+    due today, and was never due yesterday). A plan whose rounds of ``day`` have all closed by
+    ``now`` (a permit issued at 19:00, the plan's window 08:00–18:00) takes it from the next day:
+    a round that could never be done is not "missed". Runs in the caller's transaction when there
+    is one (a permit's issue). Returns the ids of the plans it is now in."""
+    now = now or datetime.now(UTC)
+    checkpoint = (
+        await Checkpoint.select(
+            Checkpoint.id,
+            Checkpoint.site,
+            Checkpoint.building,
+            Checkpoint.floor,
+            Checkpoint.kind,
+            Checkpoint.type_code,
+        )
+        .where(Checkpoint.id == checkpoint_id)
+        .first()
+    )
+    if checkpoint is None:
+        return []
+    rows = await PatrolPlan.select(*PatrolPlan.all_columns()).where(
+        PatrolPlan.site == checkpoint["site"]
+    )
+    links = {
+        row["plan"]: row
+        for row in await PlanCheckpoint.select(
+            PlanCheckpoint.id, PlanCheckpoint.plan, PlanCheckpoint.since, PlanCheckpoint.until
+        ).where(PlanCheckpoint.checkpoint == checkpoint_id)
+    }
+    joined: list[int] = []
+    async with write_transaction(PatrolPlan._meta.db):
+        for row in sorted(rows, key=lambda r: r["id"]):
+            if row["ends_on"] is not None and row["ends_on"] < day:
+                continue
+            if not selection_matches(compliance_store._json(row["selection"], {}), checkpoint):
+                continue
+            joined.append(row["id"])
+            since = _first_day(row, checkpoint_id, day, now)
+            link = links.get(row["id"])
+            if link is None:
+                await PlanCheckpoint.insert(
+                    PlanCheckpoint(plan=row["id"], checkpoint=checkpoint_id, since=since)
+                )
+            elif link["until"] is not None:
+                # Back after leaving (a new permit): its days start again.
+                await PlanCheckpoint.update(
+                    {PlanCheckpoint.since: since, PlanCheckpoint.until: None}
+                ).where(PlanCheckpoint.id == link["id"])
+            elif link["since"] is not None and link["since"] > since:
+                await PlanCheckpoint.update({PlanCheckpoint.since: since}).where(
+                    PlanCheckpoint.id == link["id"]
+                )
+        await compliance_store.store_checkpoint_rounds(joined, checkpoint_id, day, now)
+    return joined
+
+
+def _first_day(plan_row: dict, checkpoint_id: int, day: date, now: datetime) -> date:
+    """``day``, or the day after when every round of the plan on ``day`` has closed by ``now``."""
+    plan = compliance_store.engine_plan(plan_row, [checkpoint_id], None)
+    rounds = compliance.expected_occurrences(plan, checkpoint_id, day, day)
+    if rounds and all(o.closes <= now for o in rounds):
+        return day + timedelta(days=1)
+    return day
+
+
+async def leave_checkpoint(checkpoint_id: int, day: date) -> list[int]:
+    """The checkpoint leaves every plan it is in after ``day`` (its last expected day, local):
+    ``until`` is set and its rounds after ``day`` are deleted; the rounds up to ``day`` stay in the
+    reports. Runs in the caller's transaction when there is one (a permit's close). Returns the ids
+    of the plans it left."""
+    links = await PlanCheckpoint.select(
+        PlanCheckpoint.id, PlanCheckpoint.plan, PlanCheckpoint.until
+    ).where(PlanCheckpoint.checkpoint == checkpoint_id)
+    left = sorted({row["plan"] for row in links if row["until"] is None or row["until"] > day})
+    if not left:
+        return []
+    async with write_transaction(PatrolPlan._meta.db):
+        for row in links:
+            if row["plan"] in left:
+                await PlanCheckpoint.update({PlanCheckpoint.until: day}).where(
+                    PlanCheckpoint.id == row["id"]
+                )
+        await compliance_store.drop_checkpoint_rounds(left, checkpoint_id, day)
+    return left

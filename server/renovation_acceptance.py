@@ -35,15 +35,18 @@ from server import renovation_flow as flow
 from server.auth import CurrentUser
 from server.db import write_transaction
 from server.errors import ApiError
+from server.exactly_once import (
+    INSERT_RACES,
+    already,
+    checked_client_id,
+    request_hash,
+    time_key,
+)
 from server.inspections import photo_ref
 from server.renovations import (
-    _INSERT_RACES,
     MAX_NOTE,
-    _already,
-    _check_client_id,
     _device_time,
     _people,
-    _time_key,
     _visible,
     actor_of,
 )
@@ -57,7 +60,7 @@ from server.tables.renovations import (
     RenovationSettlement,
     RenovationWorker,
 )
-from server.work_orders import _check_photos, request_hash
+from server.work_orders import _check_photos
 
 HIDDEN_WORKS, COMPLETION = "hidden_works", "completion"
 KINDS = (HIDDEN_WORKS, COMPLETION)
@@ -165,12 +168,12 @@ async def _run(
     """Run ``body(permit_row, now)`` in one write transaction, exactly once under ``client_id``;
     it returns the timeline events to record (the first carries the client id). True when the
     request was a replay and nothing was stored."""
-    client_id = _check_client_id(client_id)
+    client_id = checked_client_id(client_id)
     digest = request_hash(
         kind,
-        {"user": user.id, "permit": permit_id, "device_time": _time_key(device_time), **fields},
+        {"user": user.id, "permit": permit_id, "device_time": time_key(device_time), **fields},
     )
-    earlier = await _already(RenovationEvent, client_id, digest)
+    earlier = await already(RenovationEvent, client_id, digest, RenovationEvent.permit)
     if earlier is not None:
         if earlier["permit"] != permit_id:
             raise ApiError(409, "client_id_conflict")
@@ -178,7 +181,10 @@ async def _run(
     await _visible(user, permit_id)
     try:
         async with write_transaction(RenovationPermit._meta.db):
-            if await _already(RenovationEvent, client_id, digest) is not None:
+            if (
+                await already(RenovationEvent, client_id, digest, RenovationEvent.permit)
+                is not None
+            ):
                 return True
             row = await RenovationPermit.select().where(RenovationPermit.id == permit_id).first()
             now = datetime.now(UTC)
@@ -199,8 +205,8 @@ async def _run(
                         body_hash=digest if client_id and first else "",
                     )
                 )
-    except _INSERT_RACES:
-        if await _already(RenovationEvent, client_id, digest) is not None:
+    except INSERT_RACES:
+        if await already(RenovationEvent, client_id, digest, RenovationEvent.permit) is not None:
             return True
         raise
     return False
@@ -391,7 +397,7 @@ async def open_round(
         replayed = await _run(
             user, permit_id, "acceptance_open", {"kind": kind}, client_id, device_time, body
         )
-    except _INSERT_RACES:
+    except INSERT_RACES:
         # The one-open-round index: another person opened it at the same moment.
         raise ApiError(409, "acceptance_open") from None
     if replayed:
@@ -490,7 +496,7 @@ async def sign_off(
                 photos=json.dumps(checked),
                 signed_by=user.id,
                 signed_at=now,
-                client_id=_check_client_id(client_id),
+                client_id=checked_client_id(client_id),
             )
         )
         await _attach_photos(permit_id, [*checked, *([signature] if signature else [])])
@@ -521,7 +527,7 @@ async def sign_off(
         return await _run(
             user, permit_id, "acceptance_signoff", fields, client_id, device_time, body
         )
-    except _INSERT_RACES:
+    except INSERT_RACES:
         # The one-sign-off-per-party index: the party signed at the same moment on another phone.
         raise ApiError(409, "already_signed_off") from None
 

@@ -116,6 +116,11 @@ class PermitState:
     drawings_approved: bool = False
     fire_approved: bool = False
     signed: frozenset[str] = field(default_factory=frozenset)
+    #: A joint acceptance round of that kind has passed (server/renovation_acceptance.py).
+    hidden_works_passed: bool = False
+    completion_passed: bool = False
+    #: The manager approved the deposit settlement statement.
+    settlement_approved: bool = False
 
     @property
     def needs_fire_approval(self) -> bool:
@@ -209,6 +214,14 @@ def apply(
             raise TransitionError(409, "fire_approval_required")
         if set(SIGNING_DEPARTMENTS) - permit.signed:
             raise TransitionError(409, "signatures_missing")
+    elif step_name in ("accept_hidden_works", "accept_completion") and not (
+        permit.hidden_works_passed
+        if step_name == "accept_hidden_works"
+        else permit.completion_passed
+    ):
+        raise TransitionError(409, "acceptance_not_passed")
+    elif step_name == "settle_deposit" and not permit.settlement_approved:
+        raise TransitionError(409, "settlement_not_approved")
     if step.to_status is not None:
         changes["status"] = step.to_status
     return PermitState(**{**permit.__dict__, **changes})

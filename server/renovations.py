@@ -23,36 +23,40 @@ the same id with another request is 409 ``client_id_conflict``.
 
 from __future__ import annotations
 
-import sqlite3
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
-
-from asyncpg.exceptions import UniqueViolationError
 
 from server import renovation_flow as flow
 from server.auth import CurrentUser
 from server.db import write_transaction
 from server.errors import ApiError
+from server.exactly_once import (
+    INSERT_RACES,
+    Outcome,
+    already,
+    checked_client_id,
+    request_hash,
+    time_key,
+)
 from server.reference import template_code_for
+from server.site_rules import rules_for
 from server.tables.accounts import Department, User
 from server.tables.checkpoints import ChecklistTemplate, Checkpoint
 from server.tables.renovations import (
     HotWorkPermit,
+    RenovationAcceptance,
     RenovationEvent,
     RenovationExtension,
     RenovationPermit,
+    RenovationSettlement,
     RenovationWorker,
 )
-from server.tables.sites import Unit
-from server.work_orders import mask_phone, request_hash
+from server.tables.sites import Floor, Unit
+from server.work_orders import mask_phone
 
-CLIENT_ID_LENGTH = 36
 MAX_NOTE = 2000
-DEFAULT_MONTHS = 3
-#: Site defaults for a worker's pass (004): deposit 100 元, fee 5 元, in fen.
-PASS_DEPOSIT_FEN = 10000
-PASS_FEE_FEN = 500
+# A permit's default months and a worker's pass deposit / fee are the site's rules
+# (server/site_rules.py, GET/PUT /api/sites/{id}/renovation-rules).
 RENOVATION_SUFFIX = "ZX"
 
 #: The API's step names (one endpoint each) and the state machine's.
@@ -80,15 +84,6 @@ _SIGNATURE_COLUMNS = {
     ),
     flow.SECURITY: (RenovationPermit.security_signed_by, RenovationPermit.security_signed_at),
 }
-_INSERT_RACES = (UniqueViolationError, sqlite3.IntegrityError)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a write did: the permit's id, and whether it was a replay (nothing stored)."""
-
-    id: int
-    replayed: bool = False
 
 
 def _bad(field: str, message: str) -> ApiError:
@@ -105,28 +100,6 @@ def add_months(day: date, months: int) -> date:
         except ValueError:
             continue
     raise AssertionError("unreachable")
-
-
-def _check_client_id(client_id: str | None) -> str | None:
-    if client_id is None:
-        return None
-    if not client_id or len(client_id) > CLIENT_ID_LENGTH:
-        raise _bad("client_id", "not a UUID")
-    return client_id.lower()
-
-
-async def _already(table, client_id: str | None, digest: str) -> dict | None:
-    if client_id is None:
-        return None
-    columns = (table.id, table.body_hash)
-    if table is RenovationEvent:
-        columns = (*columns, RenovationEvent.permit)
-    row = await table.select(*columns).where(table.client_id == client_id).first()
-    if row is None:
-        return None
-    if row["body_hash"] != digest:
-        raise ApiError(409, "client_id_conflict")
-    return row
 
 
 async def _department_code(user: CurrentUser) -> str | None:
@@ -149,14 +122,6 @@ def _device_time(device_time: datetime | None, now: datetime) -> datetime:
         raise ApiError(400, "bad_device_time")
     # A phone's clock may be off, but a step never counts from the future.
     return min(device_time.astimezone(UTC), now)
-
-
-def _time_key(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ApiError(400, "bad_device_time")
-    return value.astimezone(UTC).isoformat()
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -275,6 +240,27 @@ def _state(row: dict) -> flow.PermitState:
         drawings_approved=row["drawings_reviewed_at"] is not None,
         fire_approved=bool(row["fire_approval"]),
         signed=signed,
+    )
+
+
+async def _gated_state(row: dict) -> flow.PermitState:
+    """The permit's state with what gates the acceptance and settlement steps: a passed joint
+    acceptance round of each kind, and the manager's approved settlement statement."""
+    passed = {
+        r["kind"]
+        for r in await RenovationAcceptance.select(RenovationAcceptance.kind).where(
+            (RenovationAcceptance.permit == row["id"]) & (RenovationAcceptance.status == "passed")
+        )
+    }
+    settled = await RenovationSettlement.exists().where(RenovationSettlement.permit == row["id"])
+    state = _state(row)
+    return flow.PermitState(
+        **{
+            **state.__dict__,
+            "hidden_works_passed": "hidden_works" in passed,
+            "completion_passed": "completion" in passed,
+            "settlement_approved": settled,
+        }
     )
 
 
@@ -450,10 +436,12 @@ async def create_permit(
         raise _bad("owner_name", "required")
     if area_m2 < 0 or owner_deposit < 0 or contractor_deposit < 0:
         raise _bad("area_m2", "negative")
-    ends_on = ends_on or add_months(starts_on, DEFAULT_MONTHS)
+    requested_end = ends_on
+    # No end date: the site's rule (renovation_months, 3 by default).
+    ends_on = ends_on or add_months(starts_on, (await rules_for(site)).renovation_months)
     if ends_on <= starts_on:
         raise _bad("ends_on", "not after starts_on")
-    client_id = _check_client_id(client_id)
+    client_id = checked_client_id(client_id)
     fields = {
         "user": user.id,
         "site": site,
@@ -467,12 +455,13 @@ async def create_permit(
             contractor_phone.strip(),
         ],
         "area_m2": area_m2,
-        "period": [starts_on.isoformat(), ends_on.isoformat()],
+        # As asked: a replay is the same request even if the site's months changed meanwhile.
+        "period": [starts_on.isoformat(), requested_end.isoformat() if requested_end else None],
         "deposits": [owner_deposit, contractor_deposit],
-        "device_time": _time_key(device_time),
+        "device_time": time_key(device_time),
     }
     digest = request_hash("renovation", fields)
-    earlier = await _already(RenovationPermit, client_id, digest)
+    earlier = await already(RenovationPermit, client_id, digest)
     if earlier is not None:
         return Outcome(earlier["id"], replayed=True)
     found = (
@@ -485,7 +474,7 @@ async def create_permit(
     received = now or datetime.now(UTC)
     try:
         async with write_transaction(RenovationPermit._meta.db):
-            earlier = await _already(RenovationPermit, client_id, digest)
+            earlier = await already(RenovationPermit, client_id, digest)
             if earlier is not None:
                 return Outcome(earlier["id"], replayed=True)
             open_one = await RenovationPermit.exists().where(
@@ -494,7 +483,7 @@ async def create_permit(
             if open_one:
                 # On PostgreSQL the open permit may be this very request's twin, committed between
                 # the check above and this one.
-                earlier = await _already(RenovationPermit, client_id, digest)
+                earlier = await already(RenovationPermit, client_id, digest)
                 if earlier is not None:
                     return Outcome(earlier["id"], replayed=True)
                 raise ApiError(409, "renovation_exists")
@@ -535,8 +524,8 @@ async def create_permit(
                     note="",
                 )
             )
-    except _INSERT_RACES:
-        earlier = await _already(RenovationPermit, client_id, digest)
+    except INSERT_RACES:
+        earlier = await already(RenovationPermit, client_id, digest)
         if earlier is not None:
             return Outcome(earlier["id"], replayed=True)
         if await RenovationPermit.exists().where(
@@ -613,7 +602,19 @@ async def _open_checkpoint(permit: dict, now: datetime) -> int:
             ),
         }
     ).where(RenovationPermit.id == permit["id"])
+    # The unit joins the site's renovation plans from today: its three departments' rounds are
+    # due from today, never before the permit (same transaction).
+    from server import plans
+
+    await plans.join_checkpoint(checkpoint_id, await _site_today(permit["site"]), now)
     return checkpoint_id
+
+
+async def _site_today(site_id: int) -> date:
+    from server.tables.sites import Site
+
+    row = await Site.select(Site.timezone).where(Site.id == site_id).first()
+    return _today(row["timezone"] if row else None)
 
 
 async def _close_checkpoint(permit: dict, now: datetime) -> None:
@@ -622,6 +623,14 @@ async def _close_checkpoint(permit: dict, now: datetime) -> None:
         await Checkpoint.update({Checkpoint.active: False, Checkpoint.updated_at: now}).where(
             Checkpoint.id == permit["checkpoint"]
         )
+        # It leaves the renovation plans: yesterday was its last expected day (a closed unit's
+        # checkpoint is off the phones, so today's round could only be missed).
+        from datetime import timedelta
+
+        from server import plans
+
+        last_day = await _site_today(permit["site"]) - timedelta(days=1)
+        await plans.leave_checkpoint(permit["checkpoint"], last_day)
     await Unit.update({Unit.status: permit["unit_status_before"] or "occupied"}).where(
         (Unit.id == permit["unit"]) & (Unit.status == "renovating")
     )
@@ -640,9 +649,9 @@ async def _write(
 ) -> Outcome:
     """Run ``body(permit_row, now, event_fields)`` in one write transaction, exactly once under
     ``client_id``; ``body`` returns the event to record (action, from, to, note)."""
-    client_id = _check_client_id(client_id)
+    client_id = checked_client_id(client_id)
     digest = request_hash(kind, {"user": user.id, "permit": permit_id, **fields})
-    earlier = await _already(RenovationEvent, client_id, digest)
+    earlier = await already(RenovationEvent, client_id, digest, RenovationEvent.permit)
     if earlier is not None:
         if earlier["permit"] != permit_id:
             raise ApiError(409, "client_id_conflict")
@@ -650,7 +659,7 @@ async def _write(
     await _visible(user, permit_id)
     try:
         async with write_transaction(RenovationPermit._meta.db):
-            earlier = await _already(RenovationEvent, client_id, digest)
+            earlier = await already(RenovationEvent, client_id, digest, RenovationEvent.permit)
             if earlier is not None:
                 return Outcome(permit_id, replayed=True)
             row = await RenovationPermit.select().where(RenovationPermit.id == permit_id).first()
@@ -670,8 +679,8 @@ async def _write(
                     body_hash=digest if client_id else "",
                 )
             )
-    except _INSERT_RACES:
-        earlier = await _already(RenovationEvent, client_id, digest)
+    except INSERT_RACES:
+        earlier = await already(RenovationEvent, client_id, digest, RenovationEvent.permit)
         if earlier is not None:
             return Outcome(permit_id, replayed=True)
         raise
@@ -706,13 +715,13 @@ async def step(
         "note": note.strip(),
         "department": department,
         "reference": reference.strip(),
-        "device_time": _time_key(device_time),
+        "device_time": time_key(device_time),
     }
 
     async def body(row: dict, now: datetime):
         try:
             after = flow.apply(
-                _state(row),
+                await _gated_state(row),
                 step_name,
                 actor,
                 reason=note,
@@ -771,17 +780,19 @@ async def add_worker(
     id_number: str,
     pass_number: str = "",
     valid_until: date | None = None,
-    pass_deposit: int = PASS_DEPOSIT_FEN,
-    pass_fee: int = PASS_FEE_FEN,
+    pass_deposit: int | None = None,
+    pass_fee: int | None = None,
     client_id: str | None = None,
 ) -> Outcome:
-    """A worker's pass (出入证), by the desk; valid until the permit's end by default."""
+    """A worker's pass (出入证), by the desk; valid until the permit's end by default, its deposit
+    and fee the site's (``site_rules``: 100 元 / 5 元 unless the site says otherwise) when not
+    given."""
     name, id_number = name.strip(), id_number.strip().upper()
     if not name:
         raise _bad("name", "required")
     if len(id_number) < 4:
         raise _bad("id_number", "too short")
-    if pass_deposit < 0 or pass_fee < 0:
+    if (pass_deposit is not None and pass_deposit < 0) or (pass_fee is not None and pass_fee < 0):
         raise _bad("pass_deposit", "negative")
     actor = await actor_of(user)
     fields = {
@@ -797,6 +808,7 @@ async def add_worker(
             raise ApiError(403, "forbidden")
         if row["status"] not in flow.PASS_STATUSES:
             raise ApiError(409, "renovation_illegal_step")
+        rules = await rules_for(row["site"])
         await RenovationWorker.insert(
             RenovationWorker(
                 permit=permit_id,
@@ -804,8 +816,8 @@ async def add_worker(
                 id_number=id_number[:32],
                 pass_number=pass_number.strip()[:32],
                 valid_until=valid_until or row["ends_on"],
-                pass_deposit=pass_deposit,
-                pass_fee=pass_fee,
+                pass_deposit=rules.pass_deposit if pass_deposit is None else pass_deposit,
+                pass_fee=rules.pass_fee if pass_fee is None else pass_fee,
                 created_at=now,
             )
         )
@@ -982,3 +994,40 @@ __all__ = [
     "request_extension",
     "step",
 ]
+
+
+async def floor_units(user: CurrentUser, floor_id: int) -> list[dict]:
+    """The active units of a floor of the user's sites (others: 404), by number, each with the
+    permit not yet closed on it (the registration form's unit picker)."""
+    floor = await (
+        Floor.select(Floor.id, Floor.building.site.as_alias("site"))
+        .where(Floor.id == floor_id)
+        .first()
+    )
+    if floor is None or not user.can_see_site(floor["site"]):
+        raise ApiError(404, "not_found")
+    units = await Unit.select(Unit.id, Unit.number, Unit.status).where(
+        (Unit.floor == floor_id) & (Unit.active == True)  # noqa: E712
+    )
+    open_permits = {}
+    if units:
+        rows = await RenovationPermit.select(
+            RenovationPermit.id, RenovationPermit.unit, RenovationPermit.status
+        ).where(
+            RenovationPermit.unit.is_in([u["id"] for u in units])
+            & (RenovationPermit.status != "closed")
+        )
+        open_permits = {row["unit"]: row for row in rows}
+    out = []
+    for unit in sorted(units, key=lambda u: (len(u["number"]), u["number"])):
+        permit = open_permits.get(unit["id"])
+        out.append(
+            {
+                "id": unit["id"],
+                "number": unit["number"],
+                "status": unit["status"],
+                "permit_id": permit["id"] if permit else None,
+                "permit_status": permit["status"] if permit else None,
+            }
+        )
+    return out

@@ -33,7 +33,7 @@ from asyncpg.exceptions import DeadlockDetectedError, UniqueViolationError
 from piccolo.engine.sqlite import SQLiteEngine
 
 from qr.signing import CODE_RE, verify
-from server import compliance_store
+from server import compliance_store, violations
 from server.auth import CurrentUser
 from server.db import write_transaction
 from server.errors import ApiError, message_for
@@ -540,7 +540,10 @@ async def _store(tx, engine, user: CurrentUser, accepted: list[_Accepted], recei
     await insert_rows(tx, engine, Inspection, INSPECTION_COLUMNS, inspections)
     await insert_rows(tx, engine, ItemResult, ITEM_COLUMNS, items)
     await insert_rows(tx, engine, InspectionPhoto, PHOTO_COLUMNS, photos)
-    return await raise_findings(failures, reporter_id=user.id, received_at=received_at)
+    orders = await raise_findings(failures, reporter_id=user.id, received_at=received_at)
+    # Violations and their rectification notices (renovation checkpoints), in this transaction.
+    await violations.from_checks(accepted, user=user, received_at=received_at)
+    return orders
 
 
 def _title(text_zh: str, defect_type: str, template: dict) -> str:

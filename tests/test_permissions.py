@@ -45,6 +45,11 @@ RENOVATION_FROM = {
     "settle-deposit": "completion_accepted",
     "close": "deposit_settled",
     "extensions": "permit_issued",
+    # Joint acceptance, deductions, settlement (server/renovation_acceptance.py).
+    "acceptances": "in_progress",
+    "signoffs": "in_progress",
+    "deductions": "completed",
+    "{deduction}": "completed",
     "review": "in_progress",
     "approve": "in_progress",
     "reject": "in_progress",
@@ -106,6 +111,8 @@ MATRIX = [
     ("GET", "/api/sites/{site}/calendar", None, EVERYONE),
     ("PUT", "/api/sites/{site}/calendar/{day}", "calendar-day", {"manager", "admin"}),
     ("DELETE", "/api/sites/{site}/calendar/{day}", None, {"manager", "admin"}),
+    ("GET", "/api/sites/{site}/renovation-rules", None, EVERYONE),
+    ("PUT", "/api/sites/{site}/renovation-rules", "renovation-rules", {"manager", "admin"}),
     ("GET", "/api/work-orders/stats", "stats", DESK),
     ("GET", "/api/work-orders/export.xlsx", "export", DESK),
     # Without ?user=: the desk reads the whole site's day, everyone else their own.
@@ -122,6 +129,7 @@ MATRIX = [
     ("POST", "/api/renovations", "renovation", DESK),
     ("GET", "/api/renovations", None, EVERYONE),
     ("GET", "/api/renovations/{permit}", None, EVERYONE),
+    ("GET", "/api/floors/{floor}/units", None, EVERYONE),
     ("POST", "/api/renovations/{permit}/submit-drawings", None, DESK),
     ("POST", "/api/renovations/{permit}/approve-drawings", None, ENGINEERS),
     ("POST", "/api/renovations/{permit}/reject-drawings", "reason", ENGINEERS),
@@ -137,6 +145,8 @@ MATRIX = [
     ("POST", "/api/renovations/{permit}/workers", "worker", DESK),
     # 保安 or a manager; the matrix has no security user.
     ("POST", "/api/renovations/{permit}/hot-work", "hot-work", {"manager", "admin"}),
+    ("GET", "/api/renovations/board", "compliance", EVERYONE),
+    ("GET", "/api/renovations/glance", "compliance", EVERYONE),
     ("POST", "/api/renovations/{permit}/extensions", "extension", DESK),
     ("POST", "/api/renovations/{permit}/extensions/{extension}/review", None, ENGINEERS),
     (
@@ -146,6 +156,26 @@ MATRIX = [
         {"manager", "admin"},
     ),
     ("POST", "/api/renovations/{permit}/extensions/{extension}/reject", "reason", ENGINEERS),
+    ("GET", "/api/renovations/{permit}/acceptances", None, EVERYONE),
+    # The desk or 工程 open a round; a department signs by its own staff (engineering's here).
+    ("POST", "/api/renovations/{permit}/acceptances", "acceptance", DESK | ENGINEERS),
+    ("GET", "/api/renovations/{permit}/acceptances/{acceptance}", None, EVERYONE),
+    (
+        "POST",
+        "/api/renovations/{permit}/acceptances/{acceptance}/signoffs",
+        "signoff",
+        ENGINEERS,
+    ),
+    ("GET", "/api/renovations/{permit}/settlement", None, EVERYONE),
+    ("POST", "/api/renovations/{permit}/deductions", "deduction", DESK | ENGINEERS),
+    ("DELETE", "/api/renovations/{permit}/deductions/{deduction}", None, DESK | ENGINEERS),
+    ("POST", "/api/renovations/{permit}/settlement/approve", None, {"manager", "admin"}),
+    ("GET", "/api/violations", None, EVERYONE),
+    ("GET", "/api/violations/{violation}", None, EVERYONE),
+    # The department that found it (the matrix's department user is engineering's, as is the
+    # violation's finder), the desk, a manager.
+    ("POST", "/api/violations/{violation}/reinspect", "reinspect", DESK | {"department"}),
+    ("POST", "/api/violations/{violation}/cancel", "reason", {"manager", "admin"}),
     ("POST", "/api/auth/logout", None, EVERYONE),
 ]
 
@@ -206,6 +236,15 @@ def _body(kind, role, site=None, settings=None):
         return {"json": {"department": "security"}}
     if kind == "reason":
         return {"json": {"note": "原因"}}
+    if kind == "renovation-rules":
+        return {
+            "json": {
+                "pass_deposit": 10000,
+                "pass_fee": 500,
+                "noisy_hours": [["08:00", "12:00"], ["14:00", "18:00"]],
+                "renovation_months": 3,
+            }
+        }
     if kind == "calendar-day":
         return {"json": {"kind": "holiday", "name": "国庆节"}}
     if kind == "stats" and site is not None:
@@ -247,12 +286,20 @@ def _body(kind, role, site=None, settings=None):
         return {"json": {"reference": "消审〔2026〕1号"}}
     if kind == "sign":
         return {"json": {"department": "engineering"}}
+    if kind == "signoff":
+        return {"json": {"party": "engineering", "passed": True}}
+    if kind == "acceptance":
+        return {"json": {"kind": "hidden_works"}}
+    if kind == "deduction":
+        return {"json": {"amount": 10000, "reason": "损坏公共部位"}}
     if kind == "worker":
         return {"json": {"name": "王五", "id_number": "310101199001011234"}}
     if kind == "hot-work":
         return {"json": {"starts_on": "2026-12-02", "ends_on": "2026-12-03"}}
     if kind == "extension":
         return {"json": {"requested_until": "2027-06-30", "reason": "工期延误"}}
+    if kind == "reinspect":
+        return {"json": {"passed": True, "note": "已整改"}}
     if kind == "new-user":
         return {
             "json": {"username": f"made-by-{role}", "password": "longenough1", "role": "patrol"}
@@ -364,6 +411,10 @@ async def _a_renovation(site, template: str, signer: int) -> tuple[int, int]:
     status = RENOVATION_FROM.get(last, "applied")
     now = datetime.now(UTC)
     reviewed = last in ("sign", "issue")
+    # A unit holds one open permit (a partial unique index): the previous row's is closed.
+    await RenovationPermit.update({RenovationPermit.status: "closed"}).where(
+        (RenovationPermit.unit == site.unit_id) & (RenovationPermit.status != "closed")
+    )
     rows = await RenovationPermit.insert(
         RenovationPermit(
             site=site.id,
@@ -396,6 +447,81 @@ async def _a_renovation(site, template: str, signer: int) -> tuple[int, int]:
     return permit_id, extension_id
 
 
+async def _a_violation(site) -> int:
+    """An open violation at the site's first checkpoint, found by engineering."""
+    import uuid
+    from datetime import UTC, date, datetime, timedelta
+
+    from server.tables.accounts import Department
+    from server.tables.violations import Violation
+
+    now = datetime.now(UTC)
+    engineering = (
+        await Department.select(Department.id).where(Department.code == "engineering").first()
+    )["id"]
+    rows = await Violation.insert(
+        Violation(
+            site=site.id,
+            checkpoint=site.checkpoint_ids[0],
+            item_code=f"item-{uuid.uuid4().hex[:8]}",
+            title="未凿、拆承重墙、柱、梁、板",
+            severity="critical",
+            grade="major",
+            found_department=engineering,
+            found_at=now,
+            deadline=now + timedelta(days=1),
+            keep_until=date(2031, 1, 1),
+            created_at=now,
+            updated_at=now,
+        )
+    ).returning(Violation.id)
+    return rows[0]["id"]
+
+
+async def _acceptance_parts(permit_id: int, template: str, signer: int) -> tuple[int, int]:
+    """What the acceptance and settlement paths need on the permit: a passed round before the
+    gated accept steps, an approved statement before settle-deposit, an open round for its
+    sign-offs, a deduction to withdraw; the settlement's approval needs completion accepted.
+    Returns (acceptance id, deduction id)."""
+    from datetime import UTC, datetime
+
+    from server.tables.renovations import (
+        RenovationAcceptance,
+        RenovationDeduction,
+        RenovationPermit,
+        RenovationSettlement,
+    )
+
+    now = datetime.now(UTC)
+    last = template.rsplit("/", 1)[-1]
+    kind, status = {
+        "accept-hidden-works": ("hidden_works", "passed"),
+        "accept-completion": ("completion", "passed"),
+    }.get(last, ("hidden_works", "open"))
+    acceptance_id = deduction_id = 0
+    if last in ("accept-hidden-works", "accept-completion") or "{acceptance}" in template:
+        made = await RenovationAcceptance.insert(
+            RenovationAcceptance(permit=permit_id, kind=kind, round=1, status=status, opened_at=now)
+        ).returning(RenovationAcceptance.id)
+        acceptance_id = made[0]["id"]
+    if last == "settle-deposit":
+        await RenovationSettlement.insert(
+            RenovationSettlement(permit=permit_id, approved_by=signer, approved_at=now)
+        )
+    if template.endswith("/settlement/approve"):
+        await RenovationPermit.update({RenovationPermit.status: "completion_accepted"}).where(
+            RenovationPermit.id == permit_id
+        )
+    if "{deduction}" in template:
+        made = await RenovationDeduction.insert(
+            RenovationDeduction(
+                permit=permit_id, amount=100, reason="x", created_by=signer, created_at=now
+            )
+        ).returning(RenovationDeduction.id)
+        deduction_id = made[0]["id"]
+    return acceptance_id, deduction_id
+
+
 def test_matrix_covers_every_api_route(settings):
     from server.app import create_app
 
@@ -420,6 +546,9 @@ def test_matrix_covers_every_api_route(settings):
                 .replace("{occurrence_id:int}", "{missed}")
                 .replace("{permit_id:int}", "{permit}")
                 .replace("{extension_id:int}", "{extension}")
+                .replace("{acceptance_id:int}", "{acceptance}")
+                .replace("{deduction_id:int}", "{deduction}")
+                .replace("{violation_id:int}", "{violation}")
             )
             routes.add((method, path))
     assert routes == declared
@@ -441,9 +570,15 @@ async def test_role_matrix(role, make_site, make_user, login, settings):
         permit, extension = (
             await _a_renovation(site, template, target.id) if "{permit}" in template else (0, 0)
         )
+        acceptance, deduction = (
+            await _acceptance_parts(permit, template, target.id) if permit else (0, 0)
+        )
         path = template.format(
             permit=permit,
             extension=extension,
+            acceptance=acceptance,
+            deduction=deduction,
+            violation=await _a_violation(site) if "{violation}" in template else 0,
             site=site.id,
             checkpoint=site.checkpoint_ids[0],
             user=target.id,
@@ -488,6 +623,9 @@ async def test_anonymous_gets_401_everywhere(make_site, make_client):
             missed=1,
             permit=1,
             extension=1,
+            acceptance=1,
+            deduction=1,
+            violation=1,
         )
         response = await client.request(method, path, **_body(body, "anon"))
         assert response.status_code == 401, (method, path)

@@ -52,7 +52,14 @@ def _ready(area: float = 80.0) -> PermitState:
 
 
 def test_the_whole_way_from_application_to_closed():
-    permit = PermitState("applied", area_m2=250)
+    # The joint acceptances passed and the settlement approved (server/renovation_acceptance.py).
+    permit = PermitState(
+        "applied",
+        area_m2=250,
+        hidden_works_passed=True,
+        completion_passed=True,
+        settlement_approved=True,
+    )
     permit = apply(permit, "record_fire_approval", KEFU, reference="消防审批 2026-118")
     permit = apply(permit, "submit_drawings", KEFU)
     assert permit.status == "drawings_review"
@@ -144,6 +151,34 @@ def test_who_may_take_each_step():
         with pytest.raises(TransitionError) as caught:
             apply(PermitState("drawings_review"), "approve_drawings", actor)
         assert caught.value.code == "forbidden"
+
+
+@pytest.mark.parametrize(
+    ("status", "step", "code"),
+    [
+        ("in_progress", "accept_hidden_works", "acceptance_not_passed"),
+        ("completed", "accept_completion", "acceptance_not_passed"),
+        ("completion_accepted", "settle_deposit", "settlement_not_approved"),
+    ],
+)
+def test_acceptance_and_settlement_steps_are_gated(status, step, code):
+    with pytest.raises(TransitionError) as caught:
+        apply(PermitState(status), step, MANAGER)
+    assert (caught.value.status, caught.value.code) == (409, code)
+    # The other kind's round does not open this gate.
+    other = {
+        "accept_hidden_works": {"completion_passed": True, "settlement_approved": True},
+        "accept_completion": {"hidden_works_passed": True, "settlement_approved": True},
+        "settle_deposit": {"hidden_works_passed": True, "completion_passed": True},
+    }[step]
+    with pytest.raises(TransitionError):
+        apply(PermitState(status, **other), step, MANAGER)
+    gate = {
+        "accept_hidden_works": "hidden_works_passed",
+        "accept_completion": "completion_passed",
+        "settle_deposit": "settlement_approved",
+    }[step]
+    assert apply(PermitState(status, **{gate: True}), step, MANAGER).status == STEPS[step].to_status
 
 
 def test_reject_needs_a_reason_and_unknown_steps_are_400():

@@ -191,7 +191,7 @@ async def test_three_workers_share_requests_and_escalate_once(workers_database, 
     assert len(started) == 3, started
     assert worker_pids <= started
     # Until the kill, every job was led by exactly one worker, never taken twice.
-    for job in ("escalation", "compliance-upkeep", "retention-purge"):
+    for job in ("escalation", "compliance-upkeep", "retention-purge", "violation-purge"):
         assert len(_leaders(lines, job)) == 1, (job, _leaders(lines, job))
         assert _leaders(lines, job)[0] in started
     assert not [line for line in lines if line["level"] == "ERROR"], lines
@@ -226,8 +226,11 @@ async def test_a_leader_whose_connection_dies_gives_way(app):
 
 
 def test_job_keys_are_stable_and_distinct():
-    keys = {job: job_key(job) for job in ("escalation", "compliance-upkeep", "retention-purge")}
-    assert len(set(keys.values())) == 3
+    keys = {
+        job: job_key(job)
+        for job in ("escalation", "compliance-upkeep", "retention-purge", "violation-purge")
+    }
+    assert len(set(keys.values())) == 4
     assert keys["escalation"] == job_key("escalation")
     assert all(0 <= key < 2**63 for key in keys.values())
 

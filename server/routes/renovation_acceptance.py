@@ -12,8 +12,8 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import FromQuery, JSONBody
 
 from server import renovation_acceptance as acceptance
-from server.routes.params import ObjectId
-from server.routes.renovations import REPLAYED, ClientId, Text
+from server.routes.params import REPLAYED, ClientId, ObjectId, replayable
+from server.routes.renovations import Text
 
 Kind = Literal["hidden_works", "completion"]
 Party = Literal["customer_service", "engineering", "security", "owner", "contractor"]
@@ -57,12 +57,6 @@ class ApproveIn(msgspec.Struct, forbid_unknown_fields=True):
     device_time: datetime | None = None
 
 
-def _answer(body: Any, replayed: bool, status_code: int) -> Response[Any]:
-    if replayed:
-        return Response(body, status_code=200, headers={"X-Replayed": "1"})
-    return Response(body, status_code=status_code)
-
-
 class RenovationAcceptanceController(Controller):
     path = "/api"
     tags = ["renovations"]
@@ -87,7 +81,7 @@ class RenovationAcceptanceController(Controller):
             device_time=data.device_time,
         )
         view = await acceptance.get_acceptance(request.user, permit_id, round_id)
-        return _answer(view, replayed, 201)
+        return replayable(view, replayed, 201)
 
     @get(f"{BASE}/acceptances/{{acceptance_id:int}}")
     async def get_acceptance(
@@ -124,7 +118,7 @@ class RenovationAcceptanceController(Controller):
             device_time=data.device_time,
         )
         view = await acceptance.get_acceptance(request.user, permit_id, acceptance_id)
-        return _answer(view, replayed, 201)
+        return replayable(view, replayed, 201)
 
     @get(f"{BASE}/settlement")
     async def get_settlement(self, request: Request, permit_id: ObjectId) -> dict[str, Any]:
@@ -145,7 +139,7 @@ class RenovationAcceptanceController(Controller):
             client_id=data.client_id,
             device_time=data.device_time,
         )
-        return _answer(await acceptance.get_settlement(request.user, permit_id), replayed, 201)
+        return replayable(await acceptance.get_settlement(request.user, permit_id), replayed, 201)
 
     @delete(
         f"{BASE}/deductions/{{deduction_id:int}}",
@@ -157,7 +151,7 @@ class RenovationAcceptanceController(Controller):
     ) -> Response[dict[str, Any]]:
         """Withdraw a deduction before approval; answers the statement."""
         replayed = await acceptance.withdraw_deduction(request.user, permit_id, deduction_id)
-        return _answer(await acceptance.get_settlement(request.user, permit_id), replayed, 200)
+        return replayable(await acceptance.get_settlement(request.user, permit_id), replayed, 200)
 
     @post(f"{BASE}/settlement/approve", status_code=200, response_headers=[REPLAYED])
     async def approve_settlement(
@@ -168,4 +162,4 @@ class RenovationAcceptanceController(Controller):
         replayed = await acceptance.approve_settlement(
             request.user, permit_id, client_id=data.client_id, device_time=data.device_time
         )
-        return _answer(await acceptance.get_settlement(request.user, permit_id), replayed, 200)
+        return replayable(await acceptance.get_settlement(request.user, permit_id), replayed, 200)

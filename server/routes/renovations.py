@@ -9,11 +9,11 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import ResponseHeader
 from litestar.params import FromQuery, JSONBody, Parameter
 
 from server import renovations
-from server.routes.params import ObjectId
+from server.exactly_once import Outcome
+from server.routes.params import REPLAYED, ClientId, ObjectId, replayable
 
 Status = Literal[
     "applied",
@@ -31,17 +31,9 @@ EXTENSION_PATHS = [
     f"/renovations/{{permit_id:int}}/extensions/{{extension_id:int}}/{name}"
     for name in renovations.EXTENSION_STEPS
 ]
-REPLAYED = ResponseHeader(
-    name="X-Replayed",
-    value="1",
-    documentation_only=True,
-    required=False,
-    description="1: a repeat of a request already stored under its client_id; nothing was stored.",
-)
 Text = Annotated[str, msgspec.Meta(max_length=2000)]
 Fen = Annotated[int, msgspec.Meta(ge=0, le=2_000_000_000)]
 RowId = Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)]
-ClientId = Annotated[str, msgspec.Meta(min_length=1, max_length=36)] | None
 
 
 class PermitIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -82,8 +74,9 @@ class WorkerIn(msgspec.Struct, forbid_unknown_fields=True):
     pass_number: Annotated[str, msgspec.Meta(max_length=32)] = ""
     #: Default: the permit's end.
     valid_until: date | None = None
-    pass_deposit: Fen = renovations.PASS_DEPOSIT_FEN
-    pass_fee: Fen = renovations.PASS_FEE_FEN
+    #: Default: the site's rules (GET /api/sites/{id}/renovation-rules), in fen.
+    pass_deposit: Fen | None = None
+    pass_fee: Fen | None = None
     client_id: ClientId = None
 
 
@@ -106,13 +99,9 @@ class ExtensionStepIn(msgspec.Struct, forbid_unknown_fields=True):
     client_id: ClientId = None
 
 
-async def _answer(
-    request: Request, outcome: renovations.Outcome, status_code: int
-) -> Response[dict[str, Any]]:
+async def _answer(request: Request, outcome: Outcome, status_code: int) -> Response[dict[str, Any]]:
     permit = await renovations.get_permit(request.user, outcome.id)
-    if outcome.replayed:
-        return Response(permit, status_code=200, headers={"X-Replayed": "1"})
-    return Response(permit, status_code=status_code)
+    return replayable(permit, outcome.replayed, status_code)
 
 
 class RenovationController(Controller):
@@ -132,6 +121,14 @@ class RenovationController(Controller):
         return await renovations.list_permits(
             request.user, site=site, status=status, building=building, floor=floor
         )
+
+    @get("/floors/{floor_id:int}/units")
+    async def floor_units(
+        self, request: Request, floor_id: Annotated[ObjectId, Parameter()]
+    ) -> list[dict[str, Any]]:
+        """The floor's units for the renovation registration's picker: id, number, status and
+        the permit not yet closed on it, if any."""
+        return await renovations.floor_units(request.user, floor_id)
 
     @get("/renovations/{permit_id:int}")
     async def get_renovation(

@@ -66,12 +66,15 @@ class PatrolPlan(Table):
 
 
 class PlanCheckpoint(Table):
-    """A checkpoint of a plan (the selection, resolved)."""
+    """A checkpoint of a plan (the selection, resolved), with the days it joined and left the
+    plan (a renovation unit from its permit's issue to its close; None: the plan's own days)."""
 
     plan = ForeignKey("server.tables.plans.PatrolPlan", on_delete=OnDelete.cascade, null=False)
     checkpoint = ForeignKey(
         "server.tables.checkpoints.Checkpoint", on_delete=OnDelete.cascade, null=False
     )
+    since = Date(null=True, default=None, help_text="First local day a round is expected.")
+    until = Date(null=True, default=None, help_text="Last local day a round is expected.")
 
 
 class PlanAssignee(Table):

@@ -2,6 +2,7 @@
 requests and the timeline of every step (see server/renovation_flow.py for the lifecycle)."""
 
 from piccolo.columns import (
+    JSON,
     Boolean,
     Date,
     Float,
@@ -122,3 +123,87 @@ class RenovationEvent(Table):
     note = Text(default="")
     client_id = Varchar(length=36, null=True, default=None)
     body_hash = Varchar(length=64, default="")
+
+
+# --- joint acceptance, deductions, settlement (issue 7, A) ----------------------------------------
+
+
+class RenovationAcceptance(Table):
+    """One round of a joint acceptance (隐蔽工程验收 / 竣工验收): every party signs off; a failed
+    round is followed by the next round (the re-inspection)."""
+
+    permit = ForeignKey(
+        "server.tables.renovations.RenovationPermit", on_delete=OnDelete.cascade, null=False
+    )
+    kind = Varchar(length=16, help_text="hidden_works | completion")
+    round = Integer(default=1, help_text="1 for the first inspection, 2… for re-inspections.")
+    status = Varchar(length=8, default="open", help_text="open | passed | failed")
+    opened_by = ForeignKey(USER, on_delete=OnDelete.set_null, null=True)
+    opened_at = Timestamptz()
+    closed_at = Timestamptz(null=True, default=None)
+
+
+class AcceptanceSignoff(Table):
+    """One party's sign-off in a round: a department (客服 / 工程 / 保安) or, at completion, the
+    owner and the contractor (their signature drawn on the inspector's phone)."""
+
+    acceptance = ForeignKey(
+        "server.tables.renovations.RenovationAcceptance", on_delete=OnDelete.cascade, null=False
+    )
+    party = Varchar(length=20)
+    passed = Boolean(default=False)
+    items = JSON(default="[]", help_text="What is to be rectified, one text each.")
+    note = Text(default="")
+    signer_name = Varchar(length=100, default="", help_text="The owner's / contractor's name.")
+    signature = Varchar(length=64, null=True, default=None, help_text="SHA-256 of the photo.")
+    photos = JSON(default="[]", help_text="SHA-256 of each photo.")
+    signed_by = ForeignKey(USER, on_delete=OnDelete.set_null, null=True)
+    signed_at = Timestamptz()
+    client_id = Varchar(length=36, null=True, default=None)
+
+
+class RenovationDeduction(Table):
+    """An amount kept back from the deposits (扣款), with its reason and photos; withdrawn (soft
+    delete) until the settlement is approved."""
+
+    permit = ForeignKey(
+        "server.tables.renovations.RenovationPermit", on_delete=OnDelete.cascade, null=False
+    )
+    amount = Integer(help_text="In fen, > 0.")
+    reason = Text(default="")
+    photos = JSON(default="[]", help_text="SHA-256 of each photo.")
+    created_by = ForeignKey(USER, on_delete=OnDelete.set_null, null=True)
+    created_at = Timestamptz()
+    deleted_by = ForeignKey(USER, on_delete=OnDelete.set_null, null=True)
+    deleted_at = Timestamptz(null=True, default=None)
+
+
+class RenovationSettlement(Table):
+    """The deposit settlement statement (押金结算单) as the manager approved it: frozen numbers."""
+
+    permit = ForeignKey(
+        "server.tables.renovations.RenovationPermit", on_delete=OnDelete.cascade, null=False
+    )
+    contractor_deposit = Integer(default=0)
+    owner_deposit = Integer(default=0)
+    total = Integer(default=0, help_text="All deductions, in fen.")
+    from_contractor = Integer(default=0)
+    from_owner = Integer(default=0)
+    uncovered = Integer(default=0, help_text="Deductions beyond both deposits.")
+    refund_contractor = Integer(default=0)
+    refund_owner = Integer(default=0)
+    pass_deposits_refund = Integer(default=0)
+    deductions = JSON(default="[]", help_text="The deductions as approved.")
+    approved_by = ForeignKey(USER, on_delete=OnDelete.set_null, null=True)
+    approved_at = Timestamptz()
+
+
+class RenovationPhoto(Table):
+    """The photos of a permit's acceptance sign-offs (and their signatures) and deductions, one
+    row per permit and photo, so whoever can see the permit's site can see them
+    (server/photos.py visible_photo)."""
+
+    permit = ForeignKey(
+        "server.tables.renovations.RenovationPermit", on_delete=OnDelete.cascade, null=False
+    )
+    photo = Varchar(length=64)

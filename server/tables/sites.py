@@ -1,6 +1,7 @@
 """Locations: site (项目/小区) → building (楼栋) → floor (楼层) → unit (房号)."""
 
 from piccolo.columns import (
+    JSON,
     Boolean,
     Date,
     Float,
@@ -24,10 +25,28 @@ class Site(Table):
     timezone = Varchar(length=64, default="Asia/Shanghai")
     address = Varchar(length=200, default="")
     created_at = Timestamptz()
+    # Renovation rules of the site (server/site_rules.py): a worker's pass deposit and fee in fen,
+    # the hours noisy work is allowed (HH:MM windows in the site's time zone), a permit's months.
+    pass_deposit = Integer(default=10000)
+    pass_fee = Integer(default=500)
+    noisy_hours = JSON(default=[["08:00", "12:00"], ["14:00", "18:00"]])
+    renovation_months = Integer(default=3)
 
     @classmethod
     def get_readable(cls):
         return Readable(template="%s", columns=[cls.name])
+
+
+class SiteRulesChange(Table):
+    """Each change of a site's renovation rules: who, when, the rules as saved (also the
+    exactly-once record of the phone's ``client_id``)."""
+
+    site = ForeignKey("server.tables.sites.Site", on_delete=OnDelete.cascade, null=False)
+    changed_by = ForeignKey("server.tables.accounts.User", on_delete=OnDelete.set_null, null=True)
+    changed_at = Timestamptz()
+    rules = JSON(default={})
+    client_id = Varchar(length=36, null=True, default=None)
+    body_hash = Varchar(length=64, default="")
 
 
 class Building(Table):
