@@ -1,8 +1,7 @@
 """Keys and indexes of violations (a separate step: Piccolo runs raw SQL before it creates a
 migration's tables)."""
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.engine import engine_finder
+from server.migration_indexes import index_migration
 
 ID = "2026-11-23T17:10:01:000000"
 VERSION = "1.38.0"
@@ -23,20 +22,4 @@ STATEMENTS = (
 )
 
 
-async def forwards():
-    manager = MigrationManager(migration_id=ID, app_name="xunjian", description=DESCRIPTION)
-
-    async def run():
-        engine = engine_finder()
-        for statement in STATEMENTS:
-            await engine.run_ddl(statement)
-
-    async def run_backwards():
-        engine = engine_finder()
-        for statement in STATEMENTS:
-            name = statement.split(" ON ")[0].split()[-1]
-            await engine.run_ddl(f"DROP INDEX IF EXISTS {name}")
-
-    manager.add_raw(run)
-    manager.add_raw_backwards(run_backwards)
-    return manager
+forwards = index_migration(ID, DESCRIPTION, STATEMENTS)
