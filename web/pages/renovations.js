@@ -451,7 +451,7 @@ function todayOf(ctx, siteId) {
   return siteClock(timezoneOf(ctx.me, siteId ?? ctx.site?.id)).today;
 }
 
-/** Days left as the server counts them (its number), else from ends_on and the site's today. */
+/** Days left from ends_on and the site's today (null unless the work is on). */
 function daysLeft(ctx, permit) {
   if (!ACTIVE.has(permit.status) || !permit.ends_on) return null;
   return daysBetween(todayOf(ctx, permit.site_id), permit.ends_on);
@@ -635,7 +635,7 @@ export function renderList(ctx) {
 }
 
 function permitCard(ctx, p) {
-  const left = p.days_left ?? daysLeft(ctx, p);
+  const left = daysLeft(ctx, p); // from the site's today, so a copy kept offline since yesterday is right
   const sla = left === null || left === undefined ? "sla-none" : left < 0 ? "sla-overdue" : left <= 7 ? "sla-soon" : "sla-ok";
   return h("li", null, h("a", { class: `wo-card ${sla}`, href: `/app/renovations/${p.id}`, "data-testid": "ren-card",
     "data-id": p.id, "data-status": p.status },
