@@ -366,6 +366,7 @@ def test_desk_registers_issues_offline_once_and_the_check_screen_shows_the_glanc
     expect(card).to_have_attribute("data-state", "cached")
     expect(card).to_have_attribute("data-permit", str(permit_id))
     expect(card.get_by_test_id("glance-valid")).to_contain_text(permit["ends_on"])
+    expect(card.get_by_test_id("glance-status")).to_have_text("施工中")
     expect(card.get_by_test_id("glance-postings")).to_contain_text("施工许可证")
     expect(card.get_by_test_id("glance-worker")).to_have_count(1)
     expect(card.get_by_test_id("glance-worker")).to_contain_text("李四")

@@ -254,7 +254,11 @@ export function glanceBody(row, { timeZone, fetchedAt, offline, localDone = null
   return [
     h("div", { class: "glance-head" },
       h("p", { class: "glance-title" }, t("glance.title"),
-        unit.number ? h("span", { class: "glance-unit" }, ` · ${[unit.building, unit.number].filter(Boolean).join(" ")}`) : null),
+        unit.number ? h("span", { class: "glance-unit" }, ` · ${[unit.building, unit.number].filter(Boolean).join(" ")}`) : null,
+        // The permit's status in the permit screens' words (renovations.js registers them).
+        row.status && t(`ren.status.${row.status}`) !== `ren.status.${row.status}`
+          ? h("span", { class: `wo-status glance-status ren-status-${row.status}`, "data-testid": "glance-status" }, t(`ren.status.${row.status}`))
+          : null),
       row.ends_on
         ? h("p", { class: `glance-valid ${leftClass}`, "data-testid": "glance-valid" },
           h("span", null, t("glance.valid_until", { day: row.ends_on })),
