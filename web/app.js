@@ -20,6 +20,12 @@ import * as floorPage from "./pages/floor.js";
 import * as routePage from "./pages/route.js";
 import * as recordsPage from "./pages/records.js";
 import * as plansPage from "./pages/plans.js";
+import * as violationsPage from "./pages/violations.js";
+import * as renovationsPage from "./pages/renovations.js";
+import * as acceptancePage from "./pages/acceptance.js";
+import * as settlementPage from "./pages/settlement.js";
+import * as renovationBoardPage from "./pages/renovation_board.js";
+import * as siteRulesPage from "./pages/site_rules.js";
 import { countUnsynced } from "./store.js";
 import { startSync, stopSync, unsyncedCount } from "./sync.js";
 
@@ -83,6 +89,24 @@ const ROUTES = [
     title: () => t("raise.title") },
   { name: "work-order", pattern: /^\/app\/work-orders\/(?<id>\d+)\/?$/, auth: true,
     render: workOrdersPage.renderDetail, title: () => t("wo.title") },
+  { name: "renovations", pattern: /^\/app\/renovations\/?$/, auth: true, render: renovationsPage.renderList,
+    title: () => t("ren.title") },
+  { name: "renovation-board", pattern: /^\/app\/renovations\/board\/?$/, auth: true,
+    render: renovationBoardPage.render, title: () => t("rb.title") },
+  { name: "renovation-rules", pattern: /^\/app\/renovations\/rules\/?$/, auth: true,
+    render: siteRulesPage.render, title: () => t("rules.title") },
+  { name: "renovation-new", pattern: /^\/app\/renovations\/new\/?$/, auth: true,
+    render: renovationsPage.renderNew, title: () => t("ren.new") },
+  { name: "renovation", pattern: /^\/app\/renovations\/(?<id>\d+)\/?$/, auth: true,
+    render: renovationsPage.renderDetail, title: () => t("ren.title") },
+  { name: "acceptance", pattern: /^\/app\/renovations\/(?<id>\d+)\/acceptance\/(?<kind>hidden_works|completion)\/?$/,
+    auth: true, render: acceptancePage.render, title: () => t("acc.screen") },
+  { name: "settlement", pattern: /^\/app\/renovations\/(?<id>\d+)\/settlement\/?$/, auth: true,
+    render: settlementPage.render, title: () => t("set.title") },
+  { name: "violations", pattern: /^\/app\/violations\/?$/, auth: true, render: violationsPage.renderList,
+    title: () => t("vio.title") },
+  { name: "violation", pattern: /^\/app\/violations\/(?<id>\d+)\/?$/, auth: true,
+    render: violationsPage.renderDetail, title: () => t("vio.notice_title") },
   { name: "checkpoint", pattern: /^\/c\/(?<code>[^/]+)\/?$/, auth: true, render: checkPage.render,
     title: () => t("checkpoint.title") },
 ];

@@ -22,7 +22,10 @@
 //   - a check (no `kind`): the /api/sync wire Record;
 //   - a work-order step or a raised order: {id, kind: "work_order_step" | "work_order_raise",
 //     order (id, steps only), step (API path segment), title (for the outbox), device_time,
-//     body (the JSON body posted, client_id = id)}; its photos are body.photos and body.signature.
+//     body (the JSON body posted, client_id = id)}; its photos are body.photos and body.signature;
+//   - any other exactly-once POST (queueRequest): {id, kind: "request", path ("/api/…"), body
+//     (client_id = id), photos (sha256 list, uploaded first), group (requests of one group go in
+//     the order they were queued, e.g. "renovation:12"), label (the outbox line), seq, device_time}.
 
 import { openDB } from "/vendor/idb/build/index.js";
 
@@ -98,8 +101,12 @@ function rememberedUserId() {
 /** Work-order kinds of outbox record (see the header). */
 export const WORK_ORDER_KINDS = new Set(["work_order_step", "work_order_raise"]);
 
+/** Every kind of outbox record sent as one POST of its own (not through /api/sync). */
+export const REQUEST_KINDS = new Set([...WORK_ORDER_KINDS, "request"]);
+
 /** Every photo a wire record refers to, once each (item photos and whole-check photos). */
 export function photoHashes(record) {
+  if (record.kind === "request") return [...new Set(record.photos || [])];
   if (WORK_ORDER_KINDS.has(record.kind)) {
     const body = record.body || {};
     return [...new Set([...(body.photos || []), ...(body.signature ? [body.signature] : [])])];
@@ -163,6 +170,81 @@ export async function saveRecord(record, photos = [], { userId } = {}) {
   await tx.done;
   changed();
   window.dispatchEvent(new CustomEvent("xunjian:record-saved", { detail: { id: record.id } }));
+}
+
+/** A random UUID (v4): the client_id a queued request keeps across every retry. */
+function randomId() {
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const x = Array.from(b, (v) => v.toString(16).padStart(2, "0")).join("");
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
+
+/** Local time with its UTC offset, e.g. 2026-11-23T09:15:00+08:00. */
+function localNow(date = new Date()) {
+  const pad = (n) => String(Math.trunc(Math.abs(n))).padStart(2, "0");
+  const offset = -date.getTimezoneOffset();
+  const sign = offset >= 0 ? "+" : "-";
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`
+    + `T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`
+    + `${sign}${pad(offset / 60)}:${pad(offset % 60)}`;
+}
+
+let lastSeq = 0;
+/** Strictly increasing within this page, and after a reload too (it starts from the clock). */
+function nextSeq() {
+  lastSeq = Math.max(lastSeq + 1, Date.now() * 1000);
+  return lastSeq;
+}
+
+/**
+ * Queue any exactly-once POST in the outbox; the sync engine sends it when it can.
+ *
+ * The body gets `client_id` = the record's id (kept across retries: the server answers a repeat
+ * 200 + X-Replayed and stores it once). `photos` are uploaded before the request, like a check's;
+ * put their sha256 in the body yourself where the endpoint wants them (e.g. `photos: [...]`,
+ * `signature`). Requests of one `group` are sent in the order they were queued, and one waits
+ * while an earlier one of its group is still unsent. 5xx / 429 / no answer: backoff and retry;
+ * any other 4xx is final ("rejected" on the outbox screen with the server's message). After the
+ * server took it, the window event "xunjian:request-synced" {detail: {id, path, group, response}}
+ * fires (sync.js `onRequestSynced` too, for modules that keep a copy of the answer).
+ *
+ * @param {{path: string, body?: Record<string, any>,
+ *          photos?: Array<{sha256: string, blob: Blob, width?: number, height?: number} | string>,
+ *          group?: string | null, label: string, userId?: number}} request
+ *   path: "/api/…" (POST); photos: the form's photos (photo_field.js) or sha256 of photos on the
+ *   phone already; label: what the outbox screen shows, e.g. "装修 1-1203 · 开工".
+ * @returns {Promise<string>} the record's id (= the body's client_id)
+ */
+export async function queueRequest({ path, body = {}, photos = [], group = null, label, userId }) {
+  if (typeof path !== "string" || !path.startsWith("/api/")) {
+    throw new Error(`queueRequest: path must start with /api/, not ${path}`);
+  }
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new Error("queueRequest: body must be an object");
+  }
+  const id = randomId();
+  const blobs = photos.filter((p) => typeof p !== "string");
+  const hashes = photos.map((p) => (typeof p === "string" ? p : p.sha256));
+  const record = {
+    id, kind: "request", path, group: group == null ? null : String(group),
+    label: String(label || path), photos: [...new Set(hashes)], seq: nextSeq(), device_time: localNow(),
+    body: { ...body, client_id: id },
+  };
+  await saveRecord(record, blobs.map((p) => ({ sha256: p.sha256, blob: p.blob, width: p.width ?? null,
+    height: p.height ?? null })), { userId });
+  return id;
+}
+
+/** Requests queued by queueRequest for this person (any status), oldest first; `group` filters. */
+export async function listRequests(userId, group = null) {
+  const db = await openStore();
+  const rows = await db.getAll("records");
+  return rows.filter((row) => row.record.kind === "request" && (userId == null || row.user_id === userId)
+    && (group == null || row.record.group === group))
+    .sort((a, b) => (a.record.seq || 0) - (b.record.seq || 0));
 }
 
 /** @returns {Promise<Blob | undefined>} */
@@ -396,6 +478,12 @@ export async function getCached(kind, userId, id) {
   const db = await openStore();
   const row = await db.get("orders", orderKey(kind, userId, id));
   return row ? { value: row.value, fetched_at: row.fetched_at } : null;
+}
+
+/** Forget one kept answer (e.g. a permit pushed out of the newest 30). */
+export async function dropCached(kind, userId, id) {
+  const db = await openStore();
+  await db.delete("orders", orderKey(kind, userId, id));
 }
 
 /** Work-order steps and raises of this person on the phone (any status), oldest first. */

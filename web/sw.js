@@ -9,7 +9,7 @@
 //   shell; /static/ and /vendor/ → cache first; /api/ → not touched (network only; the page
 //   handles offline itself). Everything else goes to the network as if there were no worker.
 
-const VERSION = "9";
+const VERSION = "10";
 const PREFIX = "xunjian-shell-";
 const CACHE = `${PREFIX}v${VERSION}`;
 
@@ -46,6 +46,13 @@ const SHELL = [
   "/static/pages/route.js",
   "/static/pages/records.js",
   "/static/pages/plans.js",
+  "/static/pages/violations.js",
+  "/static/pages/renovations.js",
+  "/static/pages/acceptance.js",
+  "/static/pages/settlement.js",
+  "/static/pages/renovation_glance.js",
+  "/static/pages/renovation_board.js",
+  "/static/pages/site_rules.js",
   "/vendor/idb/build/index.js",
   "/vendor/jsqr/dist/jsQR.js",
   "/static/icons/icon-192.png",

@@ -18,6 +18,10 @@
 //   oldest first, photos first; the record's id is the body's client_id, so a repeat is answered
 //   200 and stored once. 4xx is final ("rejected" with the server's message), 5xx/429/no answer
 //   backs off; a step waits while an earlier step of the same order is unsent.
+// - Queued requests (store.js queueRequest, kind "request": renovation steps, workers, violations'
+//   re-inspection, acceptance sign-offs …) go the same way, to their own path; the order of one
+//   `group` is kept like an order's steps. After success "xunjian:request-synced" fires and the
+//   onRequestSynced handlers get the server's answer.
 // - Only the logged-in person's records are sent (records carry user_id).
 // - Emits window event "xunjian:outbox" {detail: {unsynced, running, lastError, lastSyncAt}}.
 
@@ -281,7 +285,7 @@ async function drain() {
         && (force || (row.next_try_at || 0) <= now))
       .sort((a, b) => a.saved_at - b.saved_at);
     state.lastError = null;
-    const checks = due.filter((row) => !store.WORK_ORDER_KINDS.has(row.record.kind));
+    const checks = due.filter((row) => !store.REQUEST_KINDS.has(row.record.kind));
     for (let i = 0; i < checks.length; i += BATCH) {
       const chunk = checks.slice(i, i + BATCH);
       const ready = [];
@@ -346,7 +350,30 @@ async function refreshCatalogue(user) {
     classify(error);
     return; // the server could not answer now: keep the copy we have, still send the outbox
   }
-  if (data && Array.isArray(data.checkpoints)) await store.applyCatalogue(data, user.id);
+  if (data && Array.isArray(data.checkpoints)) {
+    const catalogue = await store.applyCatalogue(data, user.id);
+    for (const handler of catalogueHandlers) {
+      try {
+        stillSignedIn(user);
+        await handler(user, catalogue);
+      } catch (error) {
+        if (error instanceof Stop) throw error;
+        console.warn("offline data handler failed", error);
+      }
+    }
+  }
+}
+
+/** @type {Array<(user: any, catalogue: any) => Promise<void>>} */
+const catalogueHandlers = [];
+
+/**
+ * Fetch more offline data along with the catalogue: `handler(user, catalogue)` runs after every
+ * catalogue refresh the server answered (e.g. the renovation glance for the check screen). It
+ * should keep its own pace (it runs on every sync) and never throw for "offline".
+ */
+export function onCatalogueRefreshed(handler) {
+  catalogueHandlers.push(handler);
 }
 
 async function backOff(row) {
@@ -445,19 +472,31 @@ function transientStep(error) {
     || error.code.startsWith("http_"));
 }
 
+/** The queue a one-request record keeps its order in: an order's steps, a request's group. */
+function orderGroup(record) {
+  if (record.kind === "work_order_step") return `work_order:${record.order}`;
+  if (record.kind === "request" && record.group) return `request:${record.group}`;
+  return null;
+}
+
+/** Oldest first: a queued request's seq (same millisecond twice stays in order), else saved_at. */
+function queuedAt(row) {
+  return row.record.seq || row.saved_at * 1000;
+}
+
 /**
- * Send the due work-order records one by one, oldest first: photos first, then the step (or the
- * raised order) once every photo is acknowledged. A step waits while an earlier step of the same
- * order is still on the phone unsent (accept before report), so the server sees them in the
- * order they were taken.
+ * Send the due work-order records and queued requests one by one, oldest first: photos first, then
+ * the request once every photo is acknowledged. A step waits while an earlier step of the same
+ * order (a request: of its group) is still on the phone unsent (accept before report), so the
+ * server sees them in the order they were taken.
  */
 async function sendWorkOrderSteps(mine, due, user) {
   const dueIds = new Set(due.map((row) => row.id));
-  const held = new Set(); // orders with an earlier step still waiting
-  const rows = mine.filter((row) => store.WORK_ORDER_KINDS.has(row.record.kind))
-    .sort((a, b) => a.saved_at - b.saved_at);
+  const held = new Set(); // orders / groups with an earlier request still waiting
+  const rows = mine.filter((row) => store.REQUEST_KINDS.has(row.record.kind))
+    .sort((a, b) => queuedAt(a) - queuedAt(b));
   for (const row of rows) {
-    const orderId = row.record.kind === "work_order_step" ? row.record.order : null;
+    const orderId = orderGroup(row.record);
     const current = await store.getRecord(row.id);
     if (!current || current.status === "synced" || current.status === "rejected") continue;
     if (orderId !== null && held.has(orderId)) continue;
@@ -476,7 +515,7 @@ async function sendWorkOrderSteps(mine, due, user) {
 /** POST one step (or raised order). @returns {Promise<boolean>} true when the server has it. */
 async function sendStep(row, user) {
   const record = row.record;
-  const path = record.kind === "work_order_raise"
+  const path = record.kind === "request" ? record.path : record.kind === "work_order_raise"
     ? "/api/work-orders" : `/api/work-orders/${record.order}/${record.step}`;
   let order;
   stillSignedIn(user);
@@ -505,6 +544,12 @@ async function sendStep(row, user) {
     await store.updateRecord(row.id, { status: "rejected", code: apiError.code, reason: apiError.message });
     return false;
   }
+  if (record.kind === "request") {
+    await store.updateRecord(row.id, { status: "synced", synced_at: Date.now(), code: null, reason: null,
+      result_id: order && typeof order.id === "number" ? order.id : null });
+    await requestSynced(record, order, user);
+    return true;
+  }
   await store.updateRecord(row.id, { status: "synced", synced_at: Date.now(), code: null, reason: null,
     work_order: order && typeof order.id === "number" ? order.id : null });
   if (order && typeof order.id === "number") {
@@ -512,6 +557,29 @@ async function sendStep(row, user) {
     await store.putCached("order", user.id, order.id, order).catch(() => {});
   }
   return true;
+}
+
+/** @type {Array<(record: any, response: any, user: any) => (void | Promise<void>)>} */
+const requestHandlers = [];
+
+/**
+ * Call `handler(record, response, user)` after the server took a queued request (e.g. keep the
+ * permit it answered for offline use). A handler that throws does not undo the sync.
+ */
+export function onRequestSynced(handler) {
+  requestHandlers.push(handler);
+}
+
+async function requestSynced(record, response, user) {
+  for (const handler of requestHandlers) {
+    try {
+      await handler(record, response, user);
+    } catch (error) {
+      console.warn("request handler failed", error);
+    }
+  }
+  window.dispatchEvent(new CustomEvent("xunjian:request-synced",
+    { detail: { id: record.id, path: record.path, group: record.group, response } }));
 }
 
 /** The outbox screen's "retry": forget the backoff (a rejected record is sent again too). */

@@ -17,6 +17,7 @@ import { PhotoError, preparePhoto } from "../photos.js";
 import { clearDraft, findCheckpoint, getCatalogue, loadDraft, saveDraft, saveRecord } from "../store.js";
 import { syncNow } from "../sync.js";
 import { reportDownload } from "./labels.js";
+import { glanceCard } from "./renovation_glance.js";
 
 addStrings({
   "zh-CN": {
@@ -720,6 +721,7 @@ function drawForm(ctx, root, found, catalogue, template, label, form) {
   root.dataset.template = template.code;
   root.replaceChildren(...[
     header(checkpoint, catalogue, label),
+    checkpoint.kind === "renovation" ? glanceCard(ctx, checkpoint) : null,
     restored,
     history,
     h("div", { class: "check-section" },

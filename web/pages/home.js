@@ -21,6 +21,7 @@ const ICONS = {
   stats: '<path d="M4 20V4M4 20h16"/><path d="M8 16v-4M12 16V8M16 16v-6"/>',
   calendar: '<rect x="3" y="5" width="18" height="16" rx="1"/><path d="M3 10h18M8 3v4M16 3v4M8 14h2M14 14h2M8 17h2"/>',
   plans: '<rect x="4" y="3" width="16" height="18" rx="1"/><path d="M8 8h3M8 12h3M8 16h3"/><circle cx="15.5" cy="13.5" r="3"/><path d="M15.5 12v1.5l1 1"/>',
+  renovations: '<path d="M3 21h18M5 21V10l7-6 7 6v11"/><path d="M9 21v-6h6v6"/><path d="m14 3 3-1 2 3-3 2"/>',
   admin: '<circle cx="12" cy="12" r="3"/><path d="M12 2v3M12 19v3M4.2 4.2l2.1 2.1M17.7 17.7l2.1 2.1M2 12h3M19 12h3M4.2 19.8l2.1-2.1M17.7 6.3l2.1-2.1"/>',
 };
 
@@ -38,6 +39,14 @@ const TILES = [
   { id: "records", key: "tile.records", href: "/app/records", roles: EVERYONE },
   { id: "plans", icon: "plans", key: "tile.plans", href: "/app/plans",
     roles: ["dispatcher", "manager", "admin"] },
+  { id: "renovations", icon: "renovations", key: "tile.renovations", href: "/app/renovations",
+    roles: EVERYONE },
+  { id: "renovation-board", icon: "renovations", key: "tile.renovation_board",
+    href: "/app/renovations/board", roles: EVERYONE },
+  { id: "violations", icon: "renovations", key: "tile.violations", href: "/app/violations",
+    roles: EVERYONE },
+  { id: "renovation-rules", icon: "renovations", key: "tile.renovation_rules",
+    href: "/app/renovations/rules", roles: ["manager", "admin"] },
   { id: "labels", key: "tile.labels", href: "/app/labels", roles: ["manager", "admin"] },
   // The back office is served by the server itself, outside this app: an ordinary link.
   { id: "admin", key: "tile.admin", href: "/admin/", roles: ["admin"], external: true },

@@ -43,6 +43,7 @@ addStrings({
     "outbox.badge_label": "{n} 条待同步",
     "outbox.kind.work_order_step": "工单",
     "outbox.kind.work_order_raise": "报修",
+    "outbox.kind.request": "待提交",
     "outbox.order": "工单 #{id}",
     "outbox.step.accept": "接单",
     "outbox.step.report": "完成汇报",
@@ -91,6 +92,7 @@ addStrings({
     "outbox.badge_label": "{n} to sync",
     "outbox.kind.work_order_step": "Work order",
     "outbox.kind.work_order_raise": "Fault report",
+    "outbox.kind.request": "To send",
     "outbox.order": "Order #{id}",
     "outbox.step.accept": "Accept",
     "outbox.step.report": "Report done",
@@ -216,6 +218,14 @@ function drawState(el, sync) {
 
 /** What a work-order record is, for its line in the list: kind, step and the order's title. */
 function workOrderWhat(record) {
+  if (record.kind === "request") {
+    // A queued request (store.js queueRequest): its label says what it is.
+    return [
+      h("p", { class: "outbox-record-name", "data-testid": "outbox-record-name" }, record.label || record.path),
+      h("p", { class: "outbox-record-code", "data-testid": "outbox-record-code" },
+        h("span", { class: "outbox-kind", "data-testid": "outbox-record-kind" }, t("outbox.kind.request"))),
+    ];
+  }
   const step = record.kind === "work_order_raise" ? "raise"
     : record.step === "sign-off" && record.body?.owner_absent ? "absent" : record.step;
   const title = record.title || "";
@@ -231,7 +241,7 @@ function workOrderWhat(record) {
 
 function recordItem(row, name, redraw) {
   const record = row.record;
-  const workOrder = store.WORK_ORDER_KINDS.has(record.kind);
+  const workOrder = store.REQUEST_KINDS.has(record.kind);
   const failed = (record.items || []).filter((item) => item.result === "fail").length;
   const actions = [];
   // Retry where it helps: a refused record, or one waiting out a backoff after server trouble.
