@@ -33,3 +33,10 @@ function append(el, children) {
     else el.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
 }
+
+/** A short message near the bottom of the screen that goes by itself after 4 s. */
+export function toast(text) {
+  const el = h("div", { class: "toast", role: "status", "data-testid": "toast" }, text);
+  document.body.append(el);
+  setTimeout(() => el.remove(), 4000);
+}

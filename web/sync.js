@@ -589,3 +589,24 @@ export async function retryRecord(id) {
   await store.updateRecord(id, { status: "pending", attempts: 0, next_try_at: 0, code: null, reason: null });
   await syncNow({ force: true });
 }
+
+/** How long a queued write may take to go before the person is told it was kept on the phone. */
+const WAITING_NOTICE_MS = 1500;
+
+/**
+ * Queue an exactly-once request (store.queueRequest), try to send it now, and call `onWaiting`
+ * if it is still on the phone a moment later (offline, server busy). Returns the record's id.
+ * @param {Parameters<typeof store.queueRequest>[0]} request
+ * @param {(() => void) | null} [onWaiting]
+ */
+export async function queueAndSend(request, onWaiting = null) {
+  const id = await store.queueRequest(request);
+  syncNow().catch(() => {});
+  if (onWaiting) {
+    setTimeout(async () => {
+      const row = await store.getRecord(id).catch(() => null);
+      if (row && (row.status === "pending" || row.status === "sending")) onWaiting();
+    }, WAITING_NOTICE_MS);
+  }
+  return id;
+}

@@ -9,12 +9,12 @@
 // kept in IndexedDB and opens offline (server/renovation_acceptance.py has the rules).
 
 import { api, ApiError, NetworkError } from "../api.js";
-import { h } from "../dom.js";
+import { h, toast } from "../dom.js";
 import { addStrings, t } from "../i18n.js";
 import { photoField } from "../photo_field.js";
 import { signaturePad } from "../signature.js";
 import * as store from "../store.js";
-import { syncNow } from "../sync.js";
+import { queueAndSend } from "../sync.js";
 import { departmentName } from "./work_orders.js";
 
 export const KINDS = ["hidden_works", "completion"];
@@ -162,12 +162,6 @@ function unitText(permit) {
   return unit ? [unit.building, unit.number].filter(Boolean).join(" ") : "";
 }
 
-function toast(text) {
-  const el = h("div", { class: "toast", role: "status", "data-testid": "acc-toast" }, text);
-  document.body.append(el);
-  setTimeout(() => el.remove(), 4000);
-}
-
 function thumb(ref, alt = "") {
   return h("a", { href: ref.url, target: "_blank", rel: "noopener", class: "acc-thumb" },
     h("img", { src: ref.thumb_url, alt, loading: "lazy" }));
@@ -216,13 +210,9 @@ export function render(ctx) {
   }
 
   async function queue(path, body, what, photos = []) {
-    const id = await store.queueRequest({ path, body, photos, group: `renovation:${permitId}`,
-      label: `${t("acc.outbox")} ${unitText(view.permit)} · ${what}`, userId: ctx.me.id });
-    syncNow().catch(() => {});
-    setTimeout(async () => {
-      const row = await store.getRecord(id).catch(() => null);
-      if (row && (row.status === "pending" || row.status === "sending")) toast(t("acc.saved"));
-    }, 1500);
+    await queueAndSend({ path, body, photos, group: `renovation:${permitId}`,
+      label: `${t("acc.outbox")} ${unitText(view.permit)} · ${what}`, userId: ctx.me.id },
+    () => toast(t("acc.saved")));
     await draw();
   }
 

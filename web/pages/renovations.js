@@ -11,10 +11,10 @@
 // The list and the last MAX_CACHED permits opened or listed are kept in IndexedDB and open offline.
 
 import { api, ApiError, NetworkError } from "../api.js";
-import { h } from "../dom.js";
+import { h, toast } from "../dom.js";
 import { addStrings, t } from "../i18n.js";
 import * as store from "../store.js";
-import { onRequestSynced, syncNow } from "../sync.js";
+import { onRequestSynced, queueAndSend } from "../sync.js";
 import { daysBetween, idTail, siteClock, SOON_DAYS, timezoneOf } from "./renovation_glance.js";
 import { departmentName } from "./work_orders.js";
 
@@ -470,12 +470,6 @@ function statusChip(status, pending = false) {
   t(`ren.status.${status}`), pending ? ` · ${t("ren.to_send")}` : "");
 }
 
-function toast(text) {
-  const el = h("div", { class: "toast", role: "status", "data-testid": "ren-toast" }, text);
-  document.body.append(el);
-  setTimeout(() => el.remove(), 4000);
-}
-
 function field(label, input, hint) {
   const id = input.id || `ren-f-${Math.random().toString(36).slice(2)}`;
   input.id = id;
@@ -513,16 +507,10 @@ onRequestSynced(async (record, response, user) => {
  * still on the phone a moment later (offline, server busy), say so.
  */
 async function queue(ctx, permitId, path, body, label, photos = []) {
-  const id = await store.queueRequest({ path, body, photos, group: permitId ? `renovation:${permitId}` : null,
-    label, userId: ctx.me.id });
-  syncNow().catch(() => {});
-  if (permitId) {
-    setTimeout(async () => {
-      const row = await store.getRecord(id).catch(() => null);
-      if (row && (row.status === "pending" || row.status === "sending")) toast(t("ren.saved"));
-    }, 1500);
-  }
-  return id;
+  return queueAndSend(
+    { path, body, photos, group: permitId ? `renovation:${permitId}` : null, label, userId: ctx.me.id },
+    permitId ? () => toast(t("ren.saved")) : null,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

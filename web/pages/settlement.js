@@ -8,11 +8,11 @@
 // "renovation:<id>"); withdrawing needs the network. The last copy opens offline.
 
 import { api, ApiError, NetworkError } from "../api.js";
-import { h } from "../dom.js";
+import { h, toast } from "../dom.js";
 import { addStrings, t } from "../i18n.js";
 import { photoField } from "../photo_field.js";
 import * as store from "../store.js";
-import { syncNow } from "../sync.js";
+import { queueAndSend } from "../sync.js";
 
 const MANAGERS = new Set(["manager", "admin"]);
 const DESK_ROLES = new Set(["dispatcher", "manager", "admin"]);
@@ -158,12 +158,6 @@ function unitText(s) {
   return [s.unit?.building, s.unit?.number].filter(Boolean).join(" ");
 }
 
-function toast(text) {
-  const el = h("div", { class: "toast", role: "status", "data-testid": "set-toast" }, text);
-  document.body.append(el);
-  setTimeout(() => el.remove(), 4000);
-}
-
 /** @param {import("../app.js").Ctx} ctx */
 export function render(ctx) {
   const permitId = Number(ctx.params.id);
@@ -200,13 +194,9 @@ export function render(ctx) {
   }
 
   async function queue(path, body, what, photos = []) {
-    const id = await store.queueRequest({ path, body, photos, group: `renovation:${permitId}`,
-      label: `${t("set.outbox")} ${unitText(view.s)} · ${what}`, userId: ctx.me.id });
-    syncNow().catch(() => {});
-    setTimeout(async () => {
-      const row = await store.getRecord(id).catch(() => null);
-      if (row && (row.status === "pending" || row.status === "sending")) toast(t("set.saved"));
-    }, 1500);
+    await queueAndSend({ path, body, photos, group: `renovation:${permitId}`,
+      label: `${t("set.outbox")} ${unitText(view.s)} · ${what}`, userId: ctx.me.id },
+    () => toast(t("set.saved")));
     await draw();
   }
 

@@ -16,7 +16,7 @@ import { h } from "../dom.js";
 import { addStrings, getLang, t } from "../i18n.js";
 import { photoField } from "../photo_field.js";
 import * as store from "../store.js";
-import { syncNow } from "../sync.js";
+import { queueAndSend } from "../sync.js";
 
 addStrings({
   "zh-CN": {
@@ -487,11 +487,10 @@ function detailParts(ctx, v, fetchedAt, requests, reload) {
 }
 
 async function queue(ctx, v, path, body, what, reload, photos = []) {
-  await store.queueRequest({
+  await queueAndSend({
     path, body, photos, group: `violation:${v.id}`, userId: ctx.me.id,
     label: `${t("vio.title")} ${unitText(v)} · ${what}`,
   });
-  syncNow().catch(() => {});
   await reload();
 }
 

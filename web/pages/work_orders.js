@@ -12,7 +12,7 @@
 //   the screen shows it at once as "待同步：…" and the status it will have.
 
 import { api, ApiError, NetworkError } from "../api.js";
-import { h } from "../dom.js";
+import { h, toast } from "../dom.js";
 import { addStrings, getLang, t } from "../i18n.js";
 import { photoField } from "../photo_field.js";
 import { signaturePad } from "../signature.js";
@@ -865,12 +865,6 @@ async function queueStep(ctx, order, action, body, photos = []) {
     device_time: deviceTime, body: { ...body, client_id: id, device_time: deviceTime },
   };
   await store.saveRecord(record, photos, { userId: ctx.me.id });
-}
-
-function toast(text) {
-  const el = h("div", { class: "toast", role: "status", "data-testid": "wo-toast" }, text);
-  document.body.append(el);
-  setTimeout(() => el.remove(), 4000);
 }
 
 function actionsPanel(ctx, order, view, redraw) {
