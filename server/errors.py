@@ -200,7 +200,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "本轮验收已结束，请刷新后再试",
         "This acceptance round is closed; refresh and try again",
     ),
-    "already_signed_off": ("该方已在本轮验收中签署", "This party has already signed off this round"),
+    "already_signed_off": (
+        "该方已在本轮验收中签署",
+        "This party has already signed off this round",
+    ),
     "signature_required": (
         "业主或施工方须在手机上签字并填写姓名",
         "The owner or contractor must sign on the phone and give their name",
