@@ -27,6 +27,11 @@ from server.tables.sites import Site
 FALLBACK_TIMEZONE = "Asia/Shanghai"
 
 
+def site_zone(name: str | None) -> ZoneInfo:
+    """A site's time zone (Asia/Shanghai when it is unset or unknown)."""
+    return ZoneInfo(valid_timezone(name))
+
+
 def valid_timezone(*names: str | None) -> str:
     """The first of ``names`` that is a known time zone (Asia/Shanghai if none is)."""
     for name in (*names, FALLBACK_TIMEZONE):

@@ -16,6 +16,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from server.auth import CurrentUser
+from server.calendars import site_zone
 from server.catalogue import open_work_orders
 from server.errors import ApiError
 from server.tables.checkpoints import Checkpoint, TemplateItem
@@ -116,13 +117,6 @@ _COLUMNS = (
 )
 
 
-def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "Asia/Shanghai")
-    except (KeyError, ValueError):
-        return ZoneInfo("Asia/Shanghai")
-
-
 async def _assemble(rows: list[dict]) -> list[dict]:
     """Whole records for the inspection rows: items with texts and photos, photos, work orders."""
     if not rows:
@@ -179,7 +173,7 @@ async def _assemble(rows: list[dict]) -> list[dict]:
     records = []
     for row in rows:
         key = str(row["id"])
-        tz = _zone(row["timezone"])
+        tz = site_zone(row["timezone"])
         items = []
         for result in results_of.get(key, []):
             text = texts.get((row["template_id"], result["item_code"]))
@@ -261,16 +255,16 @@ async def list_inspections(
     default_timezone: str,
 ) -> dict:
     """A page of inspections, newest (device time) first, with the total that match."""
-    tz = _zone(default_timezone)
+    tz = site_zone(default_timezone)
     where = _site_scope(user)
     if checkpoint is not None:
         row = await _visible_checkpoint(user, checkpoint)
-        tz = _zone(row["timezone"])
+        tz = site_zone(row["timezone"])
         where = Inspection.checkpoint == checkpoint
     elif not user.is_admin and len(user.site_ids) == 1:
         site = await Site.select(Site.timezone).where(Site.id == next(iter(user.site_ids))).first()
         if site:
-            tz = _zone(site["timezone"])
+            tz = site_zone(site["timezone"])
     conditions = [] if where is None else [where]
     if date_from:
         start, _ = parse_bound("from", date_from, tz, end=False)
@@ -304,7 +298,7 @@ async def list_inspections(
 async def checkpoint_status(user: CurrentUser, checkpoint_id: int) -> dict:
     """What the check screen shows online: the last few checks and the open work orders."""
     checkpoint = await _visible_checkpoint(user, checkpoint_id)
-    tz = _zone(checkpoint["timezone"])
+    tz = site_zone(checkpoint["timezone"])
     checks = (
         await Inspection.select(
             Inspection.id,

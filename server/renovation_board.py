@@ -22,13 +22,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from server import compliance_store
 from server import renovation_flow as flow
 from server.auth import CurrentUser
+from server.calendars import site_zone
 from server.errors import ApiError
 from server.renovations import last4
+from server.site_rules import rules_for
 from server.sites import visible_site
 from server.tables.accounts import Department, User
 from server.tables.plans import PatrolPlan
@@ -41,14 +42,6 @@ INSPECTED = frozenset({"done", "late", "unverified"})
 _PRECEDENCE = ("missed", "pending", "unverified", "late", "done")
 DOOR_POSTINGS = ("施工许可证", "二装问答", "违章处罚规定")
 HOT_WORK_POSTING = "动火证"
-DEFAULT_NOISY_HOURS = (("08:00", "12:00"), ("14:00", "18:00"))
-
-
-def _zone(timezone: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(timezone or "Asia/Shanghai")
-    except Exception:
-        return ZoneInfo("Asia/Shanghai")
 
 
 def combine(statuses: list[str]) -> str:
@@ -215,7 +208,7 @@ def _unit(row: dict) -> dict:
 
 async def _site_day(user: CurrentUser, site_id: int, day: date | None) -> tuple[dict, date, bool]:
     site = await visible_site(user, site_id)
-    today = datetime.now(_zone(site.get("timezone"))).date()
+    today = datetime.now(site_zone(site.get("timezone"))).date()
     if day is not None and abs((day - today).days) > 400:
         raise ApiError(400, "invalid_request", detail=[{"field": "day", "message": "too far"}])
     return site, day or today, (day or today) == today
@@ -231,7 +224,7 @@ async def board(
 ) -> dict:
     """The board of one site (optionally one building or floor) on ``day`` (default today)."""
     site, day, _ = await _site_day(user, site_id, day)
-    zone = _zone(site.get("timezone"))
+    zone = site_zone(site.get("timezone"))
     await compliance_store.bring_up_to_date(site_id)
     permits = await _permits(site_id, building, floor)
     checkpoints = [p["checkpoint"] for p in permits if p["checkpoint"] is not None]
@@ -286,10 +279,6 @@ async def board(
 
 
 async def _noisy_hours(site_id: int) -> list[list[str]]:
-    try:
-        from server.site_rules import rules_for
-    except ImportError:  # site rules are not in this build
-        return [list(w) for w in DEFAULT_NOISY_HOURS]
     return [list(w) for w in (await rules_for(site_id)).noisy_hours]
 
 

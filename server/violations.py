@@ -25,10 +25,10 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from server import renovation_flow as flow
 from server.auth import CurrentUser
+from server.calendars import site_zone
 from server.db import write_transaction
 from server.errors import ApiError
 from server.exactly_once import INSERT_RACES, Outcome, already, checked_client_id, request_hash
@@ -77,15 +77,8 @@ def keep_until(day: date, grade: str) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
-def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "Asia/Shanghai")
-    except Exception:
-        return ZoneInfo("Asia/Shanghai")
-
-
 def local_day(moment: datetime, timezone: str | None) -> date:
-    return moment.astimezone(_zone(timezone)).date()
+    return moment.astimezone(site_zone(timezone)).date()
 
 
 # --- found on checks (inside the sync transaction) ---------------------------------------------
