@@ -569,8 +569,14 @@ def test_server_error_backs_off_and_a_refusal_is_kept_until_deleted(
         messages.append(dialog.message)
         dialog.dismiss()
 
+    # Wait until the failed attempt is over, so the tap does not race the outbox's redraw.
+    expect(phone.page.get_by_test_id("outbox-state")).to_have_attribute(
+        "data-state", "server", timeout=SYNC_TIMEOUT_MS
+    )
+    assert {r["status"] for r in phone.records() if r["checkpoint"] == good["code"]} >= {"pending"}
     phone.page.once("dialog", cancel)
-    phone.page.get_by_test_id("logout").click()
+    with phone.page.expect_event("dialog"):
+        phone.page.get_by_test_id("logout").click()
     expect(phone.page.get_by_test_id("outbox-screen")).to_be_visible()
     assert messages and "1" in messages[0] and "未同步" in messages[0]
     phone.page.once("dialog", lambda dialog: dialog.accept())
