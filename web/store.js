@@ -172,8 +172,9 @@ export async function saveRecord(record, photos = [], { userId } = {}) {
   window.dispatchEvent(new CustomEvent("xunjian:record-saved", { detail: { id: record.id } }));
 }
 
-/** A random UUID (v4): the client_id a queued request keeps across every retry. */
-function randomId() {
+/** A random UUID (v4): the id of an outbox record, and the client_id that makes a write count once
+ * however often it is sent. */
+export function newId() {
   if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
   const b = crypto.getRandomValues(new Uint8Array(16));
   b[6] = (b[6] & 0x0f) | 0x40;
@@ -182,8 +183,8 @@ function randomId() {
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
 }
 
-/** Local time with its UTC offset, e.g. 2026-11-23T09:15:00+08:00. */
-function localNow(date = new Date()) {
+/** Local time with its UTC offset, e.g. 2026-11-23T09:15:00+08:00 (what the server requires). */
+export function localTimestamp(date = new Date()) {
   const pad = (n) => String(Math.trunc(Math.abs(n))).padStart(2, "0");
   const offset = -date.getTimezoneOffset();
   const sign = offset >= 0 ? "+" : "-";
@@ -225,12 +226,12 @@ export async function queueRequest({ path, body = {}, photos = [], group = null,
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw new Error("queueRequest: body must be an object");
   }
-  const id = randomId();
+  const id = newId();
   const blobs = photos.filter((p) => typeof p !== "string");
   const hashes = photos.map((p) => (typeof p === "string" ? p : p.sha256));
   const record = {
     id, kind: "request", path, group: group == null ? null : String(group),
-    label: String(label || path), photos: [...new Set(hashes)], seq: nextSeq(), device_time: localNow(),
+    label: String(label || path), photos: [...new Set(hashes)], seq: nextSeq(), device_time: localTimestamp(),
     body: { ...body, client_id: id },
   };
   await saveRecord(record, blobs.map((p) => ({ sha256: p.sha256, blob: p.blob, width: p.width ?? null,

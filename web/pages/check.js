@@ -14,7 +14,9 @@ import { blockUpdatesWhile } from "../app.js";
 import { h } from "../dom.js";
 import { addStrings, getLang, t } from "../i18n.js";
 import { PhotoError, preparePhoto } from "../photos.js";
-import { clearDraft, findCheckpoint, getCatalogue, loadDraft, saveDraft, saveRecord } from "../store.js";
+import {
+  clearDraft, findCheckpoint, getCatalogue, loadDraft, localTimestamp, newId, saveDraft, saveRecord,
+} from "../store.js";
 import { syncNow } from "../sync.js";
 import { reportDownload } from "./labels.js";
 import { glanceCard } from "./renovation_glance.js";
@@ -130,25 +132,6 @@ const CATALOGUE_WAIT_MS = 6000;
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
-
-/** Local time with its UTC offset, e.g. 2026-11-23T09:15:00+08:00 (what the server requires). */
-export function localTimestamp(date = new Date()) {
-  const pad = (n) => String(Math.trunc(Math.abs(n))).padStart(2, "0");
-  const offset = -date.getTimezoneOffset();
-  const sign = offset >= 0 ? "+" : "-";
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`
-    + `T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`
-    + `${sign}${pad(offset / 60)}:${pad(offset % 60)}`;
-}
-
-function newId() {
-  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  b[6] = (b[6] & 0x0f) | 0x40;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  const x = Array.from(b, (v) => v.toString(16).padStart(2, "0")).join("");
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
-}
 
 const en = () => getLang() === "en";
 const itemText = (item) => (en() ? item.text_en || item.text_zh : item.text_zh);

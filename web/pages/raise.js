@@ -7,8 +7,8 @@
 import { h } from "../dom.js";
 import { addStrings, t } from "../i18n.js";
 import { photoField } from "../photo_field.js";
-import { getCatalogue, saveRecord } from "../store.js";
-import { departmentName, DEPARTMENTS, DESK_ROLES, localTimestamp, newId } from "./work_orders.js";
+import { getCatalogue, localTimestamp, newId, saveRecord } from "../store.js";
+import { departmentName, DEPARTMENTS, DESK_ROLES } from "./work_orders.js";
 
 addStrings({
   "zh-CN": {

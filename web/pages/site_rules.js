@@ -7,6 +7,7 @@
 import { api, ApiError, NetworkError } from "../api.js";
 import { h } from "../dom.js";
 import { addStrings, getLang, t } from "../i18n.js";
+import { newId } from "../store.js";
 
 const EDITORS = ["manager", "admin"];
 const MAX_WINDOWS = 6;
@@ -150,15 +151,6 @@ export function windowProblems(windows) {
 
 function hoursText(windows) {
   return windows.length ? windows.map(([a, b]) => `${a}–${b}`).join("、") : t("rules.noisy_none");
-}
-
-function randomId() {
-  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  b[6] = (b[6] & 0x0f) | 0x40;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  const x = Array.from(b, (v) => v.toString(16).padStart(2, "0")).join("");
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
 }
 
 function siteOf(ctx) {
@@ -365,7 +357,7 @@ export function render(ctx) {
         const rulesBody = { pass_deposit: depositFen, pass_fee: feeFen, noisy_hours: windows,
           renovation_months: monthCount };
         const key = JSON.stringify(rulesBody);
-        if (pending.key !== key) pending = { key, id: randomId() };
+        if (pending.key !== key) pending = { key, id: newId() };
         save.disabled = true;
         say(t("rules.saving"));
         try {

@@ -294,27 +294,7 @@ const NEXT_STATUS = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Small helpers (shared with raise.js)
-
-/** Local time with its UTC offset, e.g. 2026-11-23T09:15:00+08:00 (what the server requires). */
-export function localTimestamp(date = new Date()) {
-  const pad = (n) => String(Math.trunc(Math.abs(n))).padStart(2, "0");
-  const offset = -date.getTimezoneOffset();
-  const sign = offset >= 0 ? "+" : "-";
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`
-    + `T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`
-    + `${sign}${pad(offset / 60)}:${pad(offset % 60)}`;
-}
-
-/** A random UUID (v4): the client_id that makes a step count once however often it is sent. */
-export function newId() {
-  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  b[6] = (b[6] & 0x0f) | 0x40;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  const x = Array.from(b, (v) => v.toString(16).padStart(2, "0")).join("");
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
-}
+// Small helpers
 
 export function departmentName(code) {
   if (!code) return "";
@@ -858,8 +838,8 @@ const DIRECT = new Set(["accept", "resume", "verify", "close"]);
 const API_STEP = { follow_up: "follow-up", sign: "sign-off", absent: "sign-off" };
 
 async function queueStep(ctx, order, action, body, photos = []) {
-  const id = newId();
-  const deviceTime = localTimestamp();
+  const id = store.newId();
+  const deviceTime = store.localTimestamp();
   const record = {
     id, kind: "work_order_step", order: order.id, step: API_STEP[action] || action, title: order.title,
     device_time: deviceTime, body: { ...body, client_id: id, device_time: deviceTime },
