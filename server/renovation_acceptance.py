@@ -60,7 +60,7 @@ from server.tables.renovations import (
     RenovationSettlement,
     RenovationWorker,
 )
-from server.work_orders import _check_photos
+from server.work_orders import check_photos
 
 HIDDEN_WORKS, COMPLETION = "hidden_works", "completion"
 KINDS = (HIDDEN_WORKS, COMPLETION)
@@ -481,9 +481,9 @@ async def sign_off(
         signed = {s["party"]: s["passed"] for s in done}
         if party in signed:
             raise ApiError(409, "already_signed_off")
-        checked = await _check_photos(photo_keys)
+        checked = await check_photos(photo_keys)
         if signature:
-            await _check_photos([signature])
+            await check_photos([signature])
         await AcceptanceSignoff.insert(
             AcceptanceSignoff(
                 acceptance=acceptance_id,
@@ -661,7 +661,7 @@ async def add_deduction(
         if row["status"] not in DEDUCTION_STATUSES:
             raise ApiError(409, "renovation_illegal_step")
         await _lock_permit(permit_id, DEDUCTION_STATUSES, now)
-        checked = await _check_photos(photo_keys)
+        checked = await check_photos(photo_keys)
         inserted = await RenovationDeduction.insert(
             RenovationDeduction(
                 permit=permit_id,

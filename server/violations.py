@@ -35,11 +35,12 @@ from server.exactly_once import INSERT_RACES, Outcome, already, checked_client_i
 from server.findings import bounded_raised_at
 from server.inspections import photo_ref
 from server.tables.accounts import Department, User
-from server.tables.inspections import InspectionPhoto, Photo
+from server.tables.inspections import InspectionPhoto
 from server.tables.renovations import RenovationPermit
 from server.tables.sites import Site
 from server.tables.violations import Violation, ViolationEvent
 from server.tables.work_orders import WorkOrder, WorkOrderPhoto
+from server.work_orders import check_photos
 
 log = logging.getLogger("xunjian.violations")
 
@@ -52,7 +53,6 @@ KEEP_YEARS: dict[str, int] = {"general": 1, "major": 5}
 STATUSES = ("open", "rectified", "cancelled")
 MAX_LIST = 500
 MAX_NOTE = 2000
-MAX_PHOTOS = 10
 
 
 def _bad(field: str, message: str) -> ApiError:
@@ -509,20 +509,6 @@ def may_reinspect(user: CurrentUser, actor: flow.Actor, row: dict) -> bool:
     )
 
 
-async def _check_photos(photos: list[str]) -> list[str]:
-    unique = list(dict.fromkeys(p.lower() for p in photos))
-    if len(unique) > MAX_PHOTOS:
-        raise _bad("photos", "too many")
-    if unique:
-        found = {
-            r["sha256"] for r in await Photo.select(Photo.sha256).where(Photo.sha256.is_in(unique))
-        }
-        missing = [p for p in unique if p not in found]
-        if missing:
-            raise ApiError(409, "missing_photo", detail=[{"photo": p} for p in missing])
-    return unique
-
-
 async def _write(user, violation_id, kind, fields, client_id, body) -> Outcome:
     client_id = checked_client_id(client_id)
     digest = request_hash(kind, {"user": user.id, "violation": violation_id, **fields})
@@ -583,7 +569,7 @@ async def reinspect(
             raise ApiError(403, "forbidden")
         if row["status"] != "open":
             raise ApiError(409, "violation_not_open")
-        checked = await _check_photos(photo_keys)
+        checked = await check_photos(photo_keys)
         if passed:
             day = local_day(now, await _timezone(row["site"]))
             moved = (

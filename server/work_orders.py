@@ -632,7 +632,9 @@ def _photo_list(value) -> list[str]:
     return [str(v) for v in value or []]
 
 
-async def _check_photos(photos: list[str]) -> list[str]:
+async def check_photos(photos: list[str]) -> list[str]:
+    """The photo hashes as stored (lower case, each once), or 400 when there are too many and 409
+    ``missing_photo`` naming those not uploaded yet."""
     unique = list(dict.fromkeys(p.lower() for p in photos))
     if len(unique) > MAX_PHOTOS:
         raise ApiError(400, "invalid_request", detail=[{"field": "photos", "message": "too many"}])
@@ -922,9 +924,9 @@ async def _act(
             "invalid_request",
             detail=[{"field": "satisfaction", "message": "follow-up only"}],
         )
-    photo_list = await _check_photos(photos)
+    photo_list = await check_photos(photos)
     if signature is not None:
-        photo_list += await _check_photos([signature])
+        photo_list += await check_photos([signature])
     received = now or datetime.now(UTC)
     at = _step_time(device_time, _utc(row["created_at"]), received)
     values.update({WorkOrder.status: to_status, WorkOrder.updated_at: received})
@@ -1033,7 +1035,7 @@ async def raise_work_order(
         if found is None:
             raise ApiError(400, "unknown_checkpoint")
     department_id = await _department_id(department)
-    photo_list = await _check_photos(list(photos))
+    photo_list = await check_photos(list(photos))
     received = now or datetime.now(UTC)
     raised_at = bounded_raised_at(device_time or received, received).astimezone(UTC)
     title = (title.strip() or description.splitlines()[0])[:200]
